@@ -1,0 +1,1 @@
+//! callweave-core (work in progress)

@@ -1,0 +1,1 @@
+//! callweave-esl (work in progress)

@@ -1,0 +1,1 @@
+//! callweave-fslog (work in progress)

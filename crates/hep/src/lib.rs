@@ -1,0 +1,1 @@
+//! callweave-hep (work in progress)

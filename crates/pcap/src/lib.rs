@@ -1,0 +1,1 @@
+//! callweave-pcap (work in progress)

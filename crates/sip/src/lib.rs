@@ -1,0 +1,1 @@
+//! callweave-sip (work in progress)
