@@ -1,0 +1,650 @@
+//! Records: one observed thing (a SIP message, an ESL event, a log line) with the
+//! time it was seen and the node that saw it.
+//!
+//! Design choices, so producers (hep/sip, esl, fslog) and consumers (store, loki,
+//! agent) agree:
+//!
+//! - **Time** is [`TsMicros`], a plain `i64` of microseconds since the Unix epoch
+//!   (UTC). FreeSWITCH's `Event-Date-Timestamp` is already in µs; HEP gives
+//!   seconds + microseconds. A plain integer keeps arithmetic and serialisation
+//!   trivial; the field name (`ts_micros`) carries the unit.
+//! - **Shape**: [`Record`] is a common header (`ts_micros`, `node`) plus a
+//!   [`RecordKind`] enum with one variant per source. Consumers that only need
+//!   time, node and identifiers never match on the kind.
+//! - **Cheap clones**: the big parts (raw SIP text, the ESL header map, log text,
+//!   the node name) are `Arc`s, so cloning a record for the index and for Loki
+//!   copies a few small strings, not the message.
+//! - **Identifiers** are typed ([`CallId`], [`ChannelUuid`], [`CorrelationId`]);
+//!   they serialise as plain strings (`serde(transparent)`).
+//! - An empty identifier string means "absent"; the correlator ignores it.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// Microseconds since the Unix epoch (UTC).
+pub type TsMicros = i64;
+
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            /// Wraps a string.
+            pub fn new(s: impl Into<String>) -> Self {
+                Self(s.into())
+            }
+
+            /// The identifier as written on the wire.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// True for the empty string, which the correlator treats as "absent".
+            pub fn is_empty(&self) -> bool {
+                self.0.is_empty()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self(s.to_owned())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                Self(s)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+string_id!(
+    /// A SIP dialog's Call-ID, exactly as in the `Call-ID`/`i` header.
+    CallId
+);
+string_id!(
+    /// A FreeSWITCH channel UUID (`Unique-ID`), e.g. `d9e73608-5048-4523-aded-4dc2c3f91498`.
+    ChannelUuid
+);
+string_id!(
+    /// An opaque correlation value, e.g. the HEP chunk 0x0011. By convention
+    /// (Kamailio siptrace, HEPGEN, heplify) it names another dialog's Call-ID, and
+    /// the correlator treats it as one.
+    CorrelationId
+);
+
+/// One observed thing: when, where, and what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// When it was seen, µs since the Unix epoch. For SIP the capture time, for ESL
+    /// `Event-Date-Timestamp`, for logs the line's timestamp (or the previous
+    /// line's, for lines without one).
+    pub ts_micros: TsMicros,
+    /// The node that saw it (agent `node.name`).
+    pub node: Arc<str>,
+    /// The source-specific content.
+    pub kind: RecordKind,
+}
+
+/// The source-specific part of a [`Record`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "lowercase")]
+pub enum RecordKind {
+    /// A SIP message (from HEP or pcap replay).
+    Sip(SipRecord),
+    /// A FreeSWITCH ESL event.
+    Channel(ChannelRecord),
+    /// A FreeSWITCH log line (with its continuation lines).
+    Log(LogRecord),
+}
+
+impl Record {
+    /// Builds a record.
+    pub fn new(ts_micros: TsMicros, node: impl Into<Arc<str>>, kind: RecordKind) -> Self {
+        Self {
+            ts_micros,
+            node: node.into(),
+            kind,
+        }
+    }
+
+    /// The short source name used in labels: `sip`, `esl` or `log`.
+    pub fn source(&self) -> &'static str {
+        match self.kind {
+            RecordKind::Sip(_) => "sip",
+            RecordKind::Channel(_) => "esl",
+            RecordKind::Log(_) => "log",
+        }
+    }
+
+    /// Every non-empty identifier this record carries, each once per mention
+    /// (duplicates possible). Useful for indexing.
+    pub fn identifiers(&self) -> Vec<Ident> {
+        let mut out = Vec::new();
+        let mut call = |c: &CallId| {
+            if !c.is_empty() {
+                out.push(Ident::Call(c.clone()));
+            }
+        };
+        match &self.kind {
+            RecordKind::Sip(s) => {
+                call(&s.call_id);
+                if let Some(c) = &s.correlation {
+                    call(c);
+                }
+                if let Some(c) = &s.hep_correlation {
+                    call(&CallId(c.0.clone()));
+                }
+            }
+            RecordKind::Channel(c) => {
+                if let Some(id) = &c.sip_call_id {
+                    call(id);
+                }
+                for u in [
+                    &c.unique_id,
+                    &c.other_leg_unique_id,
+                    &c.channel_call_uuid,
+                    &c.bridge_a,
+                    &c.bridge_b,
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    if !u.is_empty() {
+                        out.push(Ident::Channel(u.clone()));
+                    }
+                }
+            }
+            RecordKind::Log(l) => {
+                if let Some(id) = &l.call_id_hint {
+                    call(id);
+                }
+                for u in [&l.uuid, &l.peer_uuid].into_iter().flatten() {
+                    if !u.is_empty() {
+                        out.push(Ident::Channel(u.clone()));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Any identifier a call can be found by.
+///
+/// Correlation values (X-CID header, HEP 0x11) name Call-IDs, so they are
+/// [`Ident::Call`] too: looking up a correlation id is looking up a Call-ID.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "type", content = "id", rename_all = "lowercase")]
+pub enum Ident {
+    /// A SIP Call-ID.
+    Call(CallId),
+    /// A FreeSWITCH channel UUID.
+    Channel(ChannelUuid),
+}
+
+impl Ident {
+    /// The identifier's text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Ident::Call(c) => c.as_str(),
+            Ident::Channel(u) => u.as_str(),
+        }
+    }
+}
+
+impl fmt::Display for Ident {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ident::Call(c) => write!(f, "call-id:{c}"),
+            Ident::Channel(u) => write!(f, "uuid:{u}"),
+        }
+    }
+}
+
+impl From<CallId> for Ident {
+    fn from(c: CallId) -> Self {
+        Ident::Call(c)
+    }
+}
+
+impl From<ChannelUuid> for Ident {
+    fn from(u: ChannelUuid) -> Self {
+        Ident::Channel(u)
+    }
+}
+
+/// SIP transport, as far as the capture tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// UDP (IP proto 17).
+    Udp,
+    /// TCP (IP proto 6).
+    Tcp,
+    /// TLS (sofia reports IP proto 22 for it).
+    Tls,
+    /// SCTP (IP proto 132).
+    Sctp,
+    /// WebSocket.
+    Ws,
+    /// Secure WebSocket.
+    Wss,
+    /// Anything else: the IP protocol number as captured.
+    Other(u8),
+}
+
+impl Transport {
+    /// Maps a HEP `ip proto` chunk value (sofia uses 22 for TLS).
+    pub fn from_ip_proto(p: u8) -> Self {
+        match p {
+            17 => Transport::Udp,
+            6 => Transport::Tcp,
+            22 => Transport::Tls,
+            132 => Transport::Sctp,
+            other => Transport::Other(other),
+        }
+    }
+}
+
+/// A From/To header value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameAddr {
+    /// Display name, unquoted.
+    pub display: Option<String>,
+    /// The URI's user part (the number, usually).
+    pub user: Option<String>,
+    /// The full URI, e.g. `sip:1000@127.0.0.1:5090`.
+    pub uri: String,
+    /// The `tag` parameter.
+    pub tag: Option<String>,
+}
+
+/// A CSeq header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CSeq {
+    /// Sequence number.
+    pub seq: u32,
+    /// Method, e.g. `INVITE` (as written).
+    pub method: String,
+}
+
+/// A short summary of an SDP body.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SdpSummary {
+    /// Session-level `c=` address (as written: IP or host).
+    pub connection: Option<String>,
+    /// One entry per `m=` line.
+    pub media: Vec<SdpMedia>,
+}
+
+/// One SDP `m=` line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SdpMedia {
+    /// `audio`, `video`, `image`, …
+    pub kind: String,
+    /// Media port (0 = disabled stream).
+    pub port: u16,
+    /// Codec names from `a=rtpmap` (or the payload numbers when unmapped), e.g. `PCMU/8000`.
+    pub codecs: Vec<String>,
+}
+
+/// One SIP message.
+///
+/// A request has `method` and `request_uri`; a response has `status` and `reason`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SipRecord {
+    /// Sender address.
+    pub src: SocketAddr,
+    /// Receiver address.
+    pub dst: SocketAddr,
+    /// Transport.
+    pub transport: Transport,
+    /// Request method (`INVITE`, …); `None` for responses.
+    pub method: Option<String>,
+    /// Request-URI; `None` for responses.
+    pub request_uri: Option<String>,
+    /// Response status code; `None` for requests.
+    pub status: Option<u16>,
+    /// Response reason phrase; `None` for requests.
+    pub reason: Option<String>,
+    /// The Call-ID (empty when the message had none).
+    pub call_id: CallId,
+    /// From header.
+    pub from: NameAddr,
+    /// To header.
+    pub to: NameAddr,
+    /// CSeq header.
+    pub cseq: Option<CSeq>,
+    /// Branch parameter of the top Via.
+    pub via_branch: Option<String>,
+    /// User-Agent (or Server, for responses).
+    pub user_agent: Option<String>,
+    /// Reason header (e.g. `Q.850;cause=16;text="NORMAL_CLEARING"`).
+    pub reason_header: Option<String>,
+    /// P-Asserted-Identity header value.
+    pub pai: Option<String>,
+    /// Value of the first configured correlation header present (`X-CID`, …):
+    /// the Call-ID of a related dialog, usually the A-leg.
+    pub correlation: Option<CallId>,
+    /// HEP chunk 0x0011, when the capture agent sent one.
+    pub hep_correlation: Option<CorrelationId>,
+    /// HEP capture agent id (chunk 0x000c).
+    pub capture_agent_id: Option<u32>,
+    /// SDP summary when the message had an SDP body.
+    pub sdp: Option<SdpSummary>,
+    /// The whole SIP message, lossy UTF-8.
+    pub raw: Arc<str>,
+}
+
+impl SipRecord {
+    /// A minimal record: addresses, transport and Call-ID set, everything else empty.
+    /// Producers fill in the rest; tests use it to stay short.
+    pub fn new(src: SocketAddr, dst: SocketAddr, transport: Transport, call_id: CallId) -> Self {
+        Self {
+            src,
+            dst,
+            transport,
+            method: None,
+            request_uri: None,
+            status: None,
+            reason: None,
+            call_id,
+            from: NameAddr::default(),
+            to: NameAddr::default(),
+            cseq: None,
+            via_branch: None,
+            user_agent: None,
+            reason_header: None,
+            pai: None,
+            correlation: None,
+            hep_correlation: None,
+            capture_agent_id: None,
+            sdp: None,
+            raw: Arc::from(""),
+        }
+    }
+
+    /// True for requests.
+    pub fn is_request(&self) -> bool {
+        self.method.is_some()
+    }
+
+    /// The method this message is about: the request method, or for a response
+    /// the CSeq method.
+    pub fn cseq_method(&self) -> Option<&str> {
+        self.cseq
+            .as_ref()
+            .map(|c| c.method.as_str())
+            .or(self.method.as_deref())
+    }
+}
+
+/// Channel direction as FreeSWITCH reports it (`Call-Direction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Into the switch (the A-leg of a B2BUA call).
+    Inbound,
+    /// Out of the switch (a B-leg).
+    Outbound,
+}
+
+impl Direction {
+    /// Parses `inbound` / `outbound` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Self> {
+        if s.eq_ignore_ascii_case("inbound") {
+            Some(Direction::Inbound)
+        } else if s.eq_ignore_ascii_case("outbound") {
+            Some(Direction::Outbound)
+        } else {
+            None
+        }
+    }
+}
+
+/// Media quality from FreeSWITCH's `variable_rtp_audio_in_*` variables (present from
+/// CHANNEL_HANGUP_COMPLETE on).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Quality {
+    /// `rtp_audio_in_mos`.
+    pub mos: Option<f64>,
+    /// `rtp_audio_in_jitter_min_variance`.
+    pub jitter_min_variance: Option<f64>,
+    /// `rtp_audio_in_jitter_max_variance`.
+    pub jitter_max_variance: Option<f64>,
+    /// `rtp_audio_in_jitter_loss_rate`.
+    pub loss_rate: Option<f64>,
+    /// `rtp_audio_in_quality_percentage` (R-factor, %).
+    pub r_factor: Option<f64>,
+}
+
+impl Quality {
+    /// True when no value is known.
+    pub fn is_empty(&self) -> bool {
+        self.mos.is_none()
+            && self.jitter_min_variance.is_none()
+            && self.jitter_max_variance.is_none()
+            && self.loss_rate.is_none()
+            && self.r_factor.is_none()
+    }
+}
+
+/// One FreeSWITCH ESL event.
+///
+/// The typed fields are the ones correlation and summaries need; `headers` keeps
+/// every header (decoded, in wire order) for shipping.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChannelRecord {
+    /// `Event-Name`, e.g. `CHANNEL_ANSWER`.
+    pub event_name: String,
+    /// `Event-Subclass` for CUSTOM events.
+    pub event_subclass: Option<String>,
+    /// `Event-Sequence`.
+    pub sequence: Option<u64>,
+    /// `Unique-ID`: this channel.
+    pub unique_id: Option<ChannelUuid>,
+    /// `Other-Leg-Unique-ID`.
+    pub other_leg_unique_id: Option<ChannelUuid>,
+    /// `Channel-Call-UUID`.
+    pub channel_call_uuid: Option<ChannelUuid>,
+    /// `Bridge-A-Unique-ID` (CHANNEL_BRIDGE / UNBRIDGE).
+    pub bridge_a: Option<ChannelUuid>,
+    /// `Bridge-B-Unique-ID` (CHANNEL_BRIDGE / UNBRIDGE).
+    pub bridge_b: Option<ChannelUuid>,
+    /// `variable_sip_call_id`: this channel's SIP dialog.
+    pub sip_call_id: Option<CallId>,
+    /// `Call-Direction`.
+    pub direction: Option<Direction>,
+    /// `Channel-Name`, e.g. `sofia/b2bua/sipp@127.0.0.1:5072`.
+    pub channel_name: Option<String>,
+    /// `Caller-Caller-ID-Number`.
+    pub caller_number: Option<String>,
+    /// `Caller-Destination-Number`.
+    pub destination_number: Option<String>,
+    /// `Answer-State`: `ringing`, `early`, `answered`, `hangup`.
+    pub answer_state: Option<String>,
+    /// `Hangup-Cause` (or `variable_hangup_cause`), e.g. `USER_BUSY`.
+    pub hangup_cause: Option<String>,
+    /// `variable_sip_term_status`, e.g. 486.
+    pub sip_term_status: Option<u16>,
+    /// RTP quality variables.
+    pub quality: Quality,
+    /// `Core-UUID`: the FreeSWITCH process.
+    pub core_uuid: Option<String>,
+    /// `FreeSWITCH-Hostname`.
+    pub hostname: Option<String>,
+    /// Every header, decoded, in wire order. Multi-valued headers are joined
+    /// by the producer.
+    pub headers: Arc<[(String, String)]>,
+}
+
+impl ChannelRecord {
+    /// A header's value by exact name (linear scan; for occasional use).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// FreeSWITCH log level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LogLevel {
+    /// 0
+    Console,
+    /// 1
+    Alert,
+    /// 2
+    Crit,
+    /// 3
+    Err,
+    /// 4
+    Warning,
+    /// 5
+    Notice,
+    /// 6
+    Info,
+    /// 7 (DEBUG1–10 print as DEBUG)
+    Debug,
+}
+
+impl LogLevel {
+    /// Parses the bracketed name (`ERR`, `WARNING`, …, case-insensitive).
+    pub fn parse(s: &str) -> Option<Self> {
+        const ALL: [(&str, LogLevel); 8] = [
+            ("CONSOLE", LogLevel::Console),
+            ("ALERT", LogLevel::Alert),
+            ("CRIT", LogLevel::Crit),
+            ("ERR", LogLevel::Err),
+            ("WARNING", LogLevel::Warning),
+            ("NOTICE", LogLevel::Notice),
+            ("INFO", LogLevel::Info),
+            ("DEBUG", LogLevel::Debug),
+        ];
+        ALL.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(s))
+            .map(|(_, l)| *l)
+    }
+
+    /// The name as FreeSWITCH prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Console => "CONSOLE",
+            LogLevel::Alert => "ALERT",
+            LogLevel::Crit => "CRIT",
+            LogLevel::Err => "ERR",
+            LogLevel::Warning => "WARNING",
+            LogLevel::Notice => "NOTICE",
+            LogLevel::Info => "INFO",
+            LogLevel::Debug => "DEBUG",
+        }
+    }
+}
+
+/// One FreeSWITCH log line, with its continuation lines folded into `text`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogRecord {
+    /// Level; `None` for lines without one (LOG_CLEAN output).
+    pub level: Option<LogLevel>,
+    /// Source file basename, e.g. `sofia.c`.
+    pub file: Option<String>,
+    /// Source line.
+    pub line: Option<u32>,
+    /// The channel UUID prefix (or ESL `User-Data`), when present.
+    pub uuid: Option<ChannelUuid>,
+    /// The message, continuation lines joined with `\n` (without UUID prefixes).
+    pub text: Arc<str>,
+    /// Call-ID named by `receiving invite from … call-id: X` or
+    /// `sending invite call-id: X`: this line's channel uses SIP dialog X.
+    pub call_id_hint: Option<CallId>,
+    /// `Originate Resulted in Success: [...] Peer UUID: U`: the channel bridged to U.
+    pub peer_uuid: Option<ChannelUuid>,
+}
+
+impl LogRecord {
+    /// A record with just the text; the producer fills in the rest.
+    pub fn new(text: impl Into<Arc<str>>) -> Self {
+        Self {
+            level: None,
+            file: None,
+            line: None,
+            uuid: None,
+            text: text.into(),
+            call_id_hint: None,
+            peer_uuid: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_serialise_as_plain_strings() {
+        let c = CallId::from("1-4274@127.0.0.1");
+        assert_eq!(serde_json::to_string(&c).unwrap(), "\"1-4274@127.0.0.1\"");
+        assert_eq!(c.to_string(), "1-4274@127.0.0.1");
+        let back: CallId = serde_json::from_str("\"x\"").unwrap();
+        assert_eq!(back, CallId::from("x"));
+    }
+
+    #[test]
+    fn record_round_trips_through_json() {
+        let mut sip = SipRecord::new(
+            "127.0.0.1:5072".parse().unwrap(),
+            "127.0.0.1:5090".parse().unwrap(),
+            Transport::Udp,
+            CallId::from("1-4274@127.0.0.1"),
+        );
+        sip.method = Some("INVITE".into());
+        sip.raw = Arc::from("INVITE sip:1000@127.0.0.1:5090 SIP/2.0\r\n");
+        let rec = Record::new(1_795_663_470_536_275, "fs-1", RecordKind::Sip(sip));
+        let json = serde_json::to_string(&rec).unwrap();
+        let back: Record = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, rec);
+        assert_eq!(rec.source(), "sip");
+
+        let ch = ChannelRecord {
+            event_name: "CHANNEL_CREATE".into(),
+            unique_id: Some("d9e73608-5048-4523-aded-4dc2c3f91498".into()),
+            headers: vec![("Event-Name".to_owned(), "CHANNEL_CREATE".to_owned())].into(),
+            ..Default::default()
+        };
+        let rec = Record::new(1, "fs-1", RecordKind::Channel(ch));
+        let back: Record = serde_json::from_str(&serde_json::to_string(&rec).unwrap()).unwrap();
+        assert_eq!(back, rec);
+    }
+
+    #[test]
+    fn level_parse_and_transport_map() {
+        assert_eq!(LogLevel::parse("warning"), Some(LogLevel::Warning));
+        assert_eq!(LogLevel::parse("DEBUG"), Some(LogLevel::Debug));
+        assert_eq!(LogLevel::parse("DEBUG1"), None);
+        assert_eq!(Transport::from_ip_proto(22), Transport::Tls);
+        assert_eq!(Transport::from_ip_proto(99), Transport::Other(99));
+        assert_eq!(Direction::parse("Outbound"), Some(Direction::Outbound));
+    }
+}
