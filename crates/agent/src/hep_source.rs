@@ -1,0 +1,300 @@
+//! HEP collector: UDP and TCP listeners that decode HEP, parse the SIP inside and
+//! hand `Record::Sip` to the pipeline.
+//!
+//! Bad input is counted by reason and logged at most once per interval per reason;
+//! it never stops a listener. On TCP a framing error closes that connection only,
+//! after every packet before the bad one has been processed.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use bytes::{Bytes, BytesMut};
+use callweave_core::record::{Record, RecordKind};
+use callweave_hep::{DecodeOptions, HepPacket};
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use crate::metrics::{Metrics, SipLabel, TransportLabel};
+use crate::ratelimit::RateLimitedLog;
+use crate::sip_record::SipConverter;
+
+/// Everything a listener needs to turn a datagram or stream chunk into records.
+#[derive(Debug, Clone)]
+pub struct HepIngest {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    options: DecodeOptions,
+    auth_key: Option<Vec<u8>>,
+    node: Arc<str>,
+    converter: SipConverter,
+    metrics: Metrics,
+    out: mpsc::Sender<Record>,
+    log: RateLimitedLog,
+}
+
+/// Why a HEP packet was turned away after it decoded.
+const REASON_AUTH: &str = "auth";
+const REASON_NOT_SIP: &str = "not_sip";
+const REASON_SIP_PARSE: &str = "sip_parse";
+
+impl HepIngest {
+    /// A new ingest stage sending records to `out`.
+    pub fn new(
+        max_inflated_payload: usize,
+        auth_key: Option<Vec<u8>>,
+        node: Arc<str>,
+        correlation_headers: &[String],
+        metrics: Metrics,
+        out: mpsc::Sender<Record>,
+    ) -> Self {
+        let mut options = DecodeOptions::default();
+        options.max_inflated_payload = max_inflated_payload;
+        Self {
+            inner: Arc::new(Inner {
+                options,
+                auth_key,
+                node,
+                converter: SipConverter::new(correlation_headers),
+                metrics,
+                out,
+                log: RateLimitedLog::new(Duration::from_secs(10)),
+            }),
+        }
+    }
+
+    /// Handles one HEP packet (a UDP datagram or one framed TCP packet).
+    pub fn handle(&self, transport: &'static str, buf: Bytes, peer: SocketAddr) {
+        let inner = &*self.inner;
+        inner
+            .metrics
+            .hep_packets
+            .get_or_create(&TransportLabel { transport })
+            .inc();
+        let packet = match callweave_hep::decode_with(buf, &inner.options) {
+            Ok(p) => p,
+            Err(e) => {
+                let reason = e.kind().as_str();
+                inner.metrics.hep_error(reason);
+                inner
+                    .log
+                    .warn(reason, format_args!("rejected HEP packet from {peer}: {e}"));
+                return;
+            }
+        };
+        if let Some(key) = &inner.auth_key
+            && packet.auth_key.as_deref() != Some(key.as_slice())
+        {
+            inner.metrics.hep_error(REASON_AUTH);
+            inner.log.warn(
+                REASON_AUTH,
+                format_args!("rejected HEP packet from {peer}: missing or wrong auth key"),
+            );
+            return;
+        }
+        if !packet.is_sip() {
+            // RTCP reports, logs and the like: valid HEP, not used yet.
+            inner.metrics.hep_error(REASON_NOT_SIP);
+            return;
+        }
+        self.handle_sip(&packet, peer);
+    }
+
+    fn handle_sip(&self, packet: &HepPacket, peer: SocketAddr) {
+        let inner = &*self.inner;
+        let node = node_of(packet).unwrap_or_else(|| inner.node.clone());
+        let sip = match inner.converter.convert(packet, peer) {
+            Ok(s) => s,
+            Err(e) => {
+                inner.metrics.hep_error(REASON_SIP_PARSE);
+                inner.log.warn(
+                    REASON_SIP_PARSE,
+                    format_args!("undecodable SIP in HEP packet from {peer}: {e}"),
+                );
+                return;
+            }
+        };
+        let label = SipLabel {
+            method: crate::sip_record::method_label(sip.cseq_method()),
+            kind: if sip.is_request() {
+                "request"
+            } else {
+                "response"
+            },
+        };
+        inner.metrics.sip_messages.get_or_create(&label).inc();
+        let record = Record::new(packet.timestamp_micros(), node, RecordKind::Sip(sip));
+        match inner.out.try_send(record) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => inner.metrics.drop_at("pipeline"),
+            Err(mpsc::error::TrySendError::Closed(_)) => inner.metrics.drop_at("shutdown"),
+        }
+    }
+}
+
+/// The capturing node: chunk 0x13 when it is a sane name, else the capture id.
+fn node_of(packet: &HepPacket) -> Option<Arc<str>> {
+    if let Some(name) = &packet.node_name
+        && let Ok(s) = std::str::from_utf8(name)
+    {
+        let s = s.trim_end_matches('\0').trim();
+        if !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_graphic()) {
+            return Some(Arc::from(s));
+        }
+    }
+    packet.capture_id.map(|id| Arc::from(id.to_string()))
+}
+
+/// Binds a UDP socket with a large receive buffer.
+pub fn bind_udp(addr: SocketAddr, recv_buffer: usize) -> anyhow::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
+        .context("cannot create UDP socket")?;
+    socket.set_reuse_address(true)?;
+    if let Err(e) = socket.set_recv_buffer_size(recv_buffer) {
+        tracing::warn!(%addr, error = %e, "cannot set UDP receive buffer size");
+    }
+    let got = socket.recv_buffer_size().unwrap_or(0);
+    if got < recv_buffer {
+        // Linux doubles the value and caps it at net.core.rmem_max.
+        tracing::info!(%addr, requested = recv_buffer, granted = got,
+            "UDP receive buffer capped by the kernel (raise net.core.rmem_max)");
+    }
+    socket.set_nonblocking(true)?;
+    socket
+        .bind(&addr.into())
+        .with_context(|| format!("cannot bind HEP UDP listener on {addr}"))?;
+    UdpSocket::from_std(socket.into()).context("cannot register UDP socket")
+}
+
+/// Largest UDP datagram.
+const MAX_DATAGRAM: usize = 65_535;
+/// Receive buffer chunk: datagrams are split off it, so one allocation serves many.
+const RECV_CHUNK: usize = 1 << 20;
+/// Datagrams drained per readiness event before yielding to other tasks.
+const RECV_BATCH: usize = 256;
+
+/// Receives HEP over UDP until `shutdown` flips.
+pub async fn run_udp(socket: UdpSocket, ingest: HepIngest, mut shutdown: watch::Receiver<bool>) {
+    let mut buf = BytesMut::with_capacity(RECV_CHUNK);
+    loop {
+        tokio::select! {
+            r = socket.readable() => {
+                if let Err(e) = r {
+                    tracing::error!(error = %e, "HEP UDP socket failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+        // Drain what the kernel holds, in a bounded batch.
+        for _ in 0..RECV_BATCH {
+            if buf.capacity() - buf.len() < MAX_DATAGRAM {
+                buf = BytesMut::with_capacity(RECV_CHUNK);
+            }
+            match socket.try_recv_buf_from(&mut buf) {
+                Ok((n, peer)) => {
+                    let datagram = buf.split_to(n).freeze();
+                    ingest.handle("udp", datagram, peer);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    // ICMP errors and the like surface here; the socket stays usable.
+                    tracing::debug!(error = %e, "HEP UDP receive error");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Accepts HEP TCP connections until `shutdown` flips.
+pub async fn run_tcp(
+    listener: TcpListener,
+    ingest: HepIngest,
+    max_connections: usize,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(max_connections));
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "HEP TCP accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            ingest.inner.metrics.hep_error("tcp_connection_limit");
+            ingest.inner.log.warn(
+                "tcp_connection_limit",
+                format_args!("refused HEP TCP connection from {peer}: {max_connections} open"),
+            );
+            drop(stream);
+            continue;
+        };
+        let ingest = ingest.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let gauge = ingest.inner.metrics.hep_tcp_connections.clone();
+            gauge.inc();
+            serve_tcp(stream, peer, &ingest, shutdown).await;
+            gauge.dec();
+            drop(permit);
+        });
+    }
+}
+
+async fn serve_tcp(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    ingest: &HepIngest,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let mut framer = callweave_hep::TcpFramer::new();
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    loop {
+        buf.clear();
+        let n = tokio::select! {
+            r = stream.read_buf(&mut buf) => match r {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "HEP TCP read failed");
+                    return;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        if n == 0 {
+            return;
+        }
+        framer.push(&buf[..n]);
+        loop {
+            match framer.next_packet() {
+                Ok(Some(packet)) => ingest.handle("tcp", packet, peer),
+                Ok(None) => break,
+                Err(e) => {
+                    let reason = e.kind().as_str();
+                    ingest.inner.metrics.hep_error(reason);
+                    ingest.inner.log.warn(
+                        reason,
+                        format_args!("closing HEP TCP connection from {peer}: {e}"),
+                    );
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! The callweave agent: wires collectors (HEP over UDP/TCP), the record pipeline,
+//! the HTTP surface and metrics together.
+//!
+//! This is the only crate that spawns tasks. Protocol crates (`callweave-hep`,
+//! `callweave-sip`, …) are sans-IO; `callweave-core` holds the records and the call
+//! graph. [`start`] binds every socket first (so a bad port fails before anything
+//! runs), then spawns the tasks and returns a [`RunningAgent`] that knows the bound
+//! addresses — which is how the tests run an agent on ephemeral loopback ports.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let settings = callweave_agent::config::Config::default().build()?;
+//! let agent = callweave_agent::start(settings).await?;
+//! println!("HEP/UDP on {:?}, HTTP on {}", agent.hep_udp, agent.http);
+//! agent.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod config;
+pub mod hep_source;
+pub mod http;
+pub mod metrics;
+mod pipeline;
+mod ratelimit;
+pub mod sip_record;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use crate::config::Settings;
+use crate::hep_source::HepIngest;
+use crate::metrics::Metrics;
+
+/// Capacity of the queue between collectors and the pipeline. Full = newest
+/// record dropped and counted (`callweave_dropped_total{stage="pipeline"}`).
+pub const PIPELINE_QUEUE: usize = 65_536;
+
+/// A started agent.
+#[derive(Debug)]
+pub struct RunningAgent {
+    /// Bound HEP UDP addresses (ephemeral ports resolved).
+    pub hep_udp: Vec<SocketAddr>,
+    /// Bound HEP TCP addresses.
+    pub hep_tcp: Vec<SocketAddr>,
+    /// Bound HTTP address.
+    pub http: SocketAddr,
+    /// The agent's metrics, for tests and embedding.
+    pub metrics: Metrics,
+    shutdown: watch::Sender<bool>,
+    collectors: JoinSet<()>,
+    pipeline: tokio::task::JoinHandle<()>,
+    http_task: tokio::task::JoinHandle<()>,
+}
+
+/// Binds every listener and starts every task.
+pub async fn start(settings: Settings) -> anyhow::Result<RunningAgent> {
+    let metrics = Metrics::default();
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (record_tx, record_rx) = mpsc::channel(PIPELINE_QUEUE);
+    let node: Arc<str> = Arc::from(settings.node.as_str());
+
+    let ingest = HepIngest::new(
+        settings.max_inflated_payload,
+        settings.hep_auth_key.clone(),
+        node.clone(),
+        &settings.correlation_headers,
+        metrics.clone(),
+        record_tx.clone(),
+    );
+
+    // Bind everything before spawning anything: a taken port is a clean start error.
+    let mut udp_sockets = Vec::new();
+    for addr in &settings.hep_udp {
+        udp_sockets.push(hep_source::bind_udp(*addr, settings.udp_recv_buffer)?);
+    }
+    let mut tcp_listeners = Vec::new();
+    for addr in &settings.hep_tcp {
+        tcp_listeners.push(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot bind HEP TCP listener on {addr}"))?,
+        );
+    }
+    let http_listener = tokio::net::TcpListener::bind(settings.http_listen)
+        .await
+        .with_context(|| format!("cannot bind HTTP listener on {}", settings.http_listen))?;
+
+    let hep_udp = udp_sockets
+        .iter()
+        .map(|s| s.local_addr())
+        .collect::<Result<Vec<_>, _>>()?;
+    let hep_tcp = tcp_listeners
+        .iter()
+        .map(|s| s.local_addr())
+        .collect::<Result<Vec<_>, _>>()?;
+    let http = http_listener.local_addr()?;
+
+    let mut collectors = JoinSet::new();
+    for socket in udp_sockets {
+        collectors.spawn(hep_source::run_udp(
+            socket,
+            ingest.clone(),
+            shutdown_rx.clone(),
+        ));
+    }
+    for listener in tcp_listeners {
+        collectors.spawn(hep_source::run_tcp(
+            listener,
+            ingest.clone(),
+            settings.tcp_max_connections,
+            shutdown_rx.clone(),
+        ));
+    }
+    drop(ingest);
+    drop(record_tx);
+
+    let pipeline = tokio::spawn(pipeline::run(record_rx, metrics.clone()));
+
+    let ready = Arc::new(AtomicBool::new(false));
+    let state = http::HttpState {
+        registry: Arc::new(metrics.registry()),
+        ready: ready.clone(),
+    };
+    let app = http::router(state);
+    let mut http_shutdown = shutdown_rx.clone();
+    let http_task = tokio::spawn(async move {
+        let serve = axum::serve(http_listener, app).with_graceful_shutdown(async move {
+            let _ = http_shutdown.changed().await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+    });
+    ready.store(true, Ordering::Release);
+    tracing::info!(node = %node, ?hep_udp, ?hep_tcp, %http, "callweave agent started");
+
+    Ok(RunningAgent {
+        hep_udp,
+        hep_tcp,
+        http,
+        metrics,
+        shutdown: shutdown_tx,
+        collectors,
+        pipeline,
+        http_task,
+    })
+}
+
+impl RunningAgent {
+    /// Stops the collectors, drains the pipeline, stops HTTP. Bounded in time.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        // Collectors hold the record senders; once they are gone the pipeline
+        // drains what is queued and ends.
+        let drain = async {
+            while self.collectors.join_next().await.is_some() {}
+            let _ = (&mut self.pipeline).await;
+            let _ = (&mut self.http_task).await;
+        };
+        if tokio::time::timeout(Duration::from_secs(10), drain)
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutdown took longer than 10 s; exiting anyway");
+        }
+        tracing::info!("callweave agent stopped");
+    }
+}
+
+/// Runs the agent until SIGTERM or Ctrl-C, then shuts down cleanly.
+pub async fn run_until_signal(settings: Settings) -> anyhow::Result<()> {
+    let agent = start(settings).await?;
+    wait_for_signal().await;
+    agent.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM received"),
+                    _ = tokio::signal::ctrl_c() => tracing::info!("interrupt received"),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,122 @@
+//! Pipeline metrics, exposed on `/metrics` in OpenMetrics text format.
+//!
+//! Every label value comes from a small fixed set (`&'static str` chosen by the
+//! code, never copied from a packet), so a hostile sender cannot create series.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+/// `{transport}`: `udp` or `tcp`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TransportLabel {
+    /// Transport the packet arrived on.
+    pub transport: &'static str,
+}
+
+/// `{reason}` of a rejected HEP packet.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    /// Stable snake_case reason.
+    pub reason: &'static str,
+}
+
+/// `{method, kind}` of a SIP message: the request method (for responses the CSeq
+/// method) from the bounded set, and `request` or `response`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SipLabel {
+    /// Bounded method label (`other` for unknown methods).
+    pub method: &'static str,
+    /// `request` or `response`.
+    pub kind: &'static str,
+}
+
+/// `{stage}` where work was dropped.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StageLabel {
+    /// Pipeline stage name.
+    pub stage: &'static str,
+}
+
+/// `{source}` of a record: `sip`, `esl` or `log`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SourceLabel {
+    /// Record source.
+    pub source: &'static str,
+}
+
+/// All agent metrics. Cheap to clone (every metric is an `Arc` inside).
+#[derive(Debug, Clone, Default)]
+pub struct Metrics {
+    /// HEP packets received, before validation, by transport.
+    pub hep_packets: Family<TransportLabel, Counter>,
+    /// HEP packets rejected, by reason.
+    pub hep_decode_errors: Family<ReasonLabel, Counter>,
+    /// SIP messages decoded from HEP, by method.
+    pub sip_messages: Family<SipLabel, Counter>,
+    /// Work dropped, by stage.
+    pub dropped: Family<StageLabel, Counter>,
+    /// Records entering the pipeline, by source.
+    pub records: Family<SourceLabel, Counter>,
+    /// Open HEP TCP connections.
+    pub hep_tcp_connections: Gauge,
+    /// Records waiting in the pipeline queue.
+    pub queue_depth: Gauge,
+}
+
+impl Metrics {
+    /// Registers every metric in a new registry.
+    pub fn registry(&self) -> Registry {
+        let mut r = Registry::default();
+        r.register(
+            "callweave_hep_packets",
+            "HEP packets received, by transport",
+            self.hep_packets.clone(),
+        );
+        r.register(
+            "callweave_hep_decode_errors",
+            "HEP packets rejected, by reason",
+            self.hep_decode_errors.clone(),
+        );
+        r.register(
+            "callweave_sip_messages",
+            "SIP messages decoded from HEP, by method (CSeq method for responses)",
+            self.sip_messages.clone(),
+        );
+        r.register(
+            "callweave_dropped",
+            "Work dropped because a bounded stage was full, by stage",
+            self.dropped.clone(),
+        );
+        r.register(
+            "callweave_records",
+            "Records entering the pipeline, by source",
+            self.records.clone(),
+        );
+        r.register(
+            "callweave_hep_tcp_connections",
+            "Open HEP TCP connections",
+            self.hep_tcp_connections.clone(),
+        );
+        r.register(
+            "callweave_pipeline_queue_depth",
+            "Records waiting in the pipeline queue",
+            self.queue_depth.clone(),
+        );
+        r
+    }
+
+    /// Counts a rejected HEP packet.
+    pub fn hep_error(&self, reason: &'static str) {
+        self.hep_decode_errors
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
+    }
+
+    /// Counts dropped work at `stage`.
+    pub fn drop_at(&self, stage: &'static str) {
+        self.dropped.get_or_create(&StageLabel { stage }).inc();
+    }
+}

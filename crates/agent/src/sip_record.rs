@@ -1,0 +1,188 @@
+//! Turns a decoded HEP packet carrying SIP into a `SipRecord`.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use callweave_core::record::{
+    CSeq, CallId, CorrelationId, NameAddr, SdpMedia, SdpSummary, SipRecord, Transport,
+};
+use callweave_hep::HepPacket;
+use callweave_sip::{Method, Parser};
+
+/// Longest value kept from a header; longer ones are cut (a record is not a dump).
+const MAX_FIELD: usize = 1024;
+
+/// A configured SIP parser producing records.
+#[derive(Debug, Clone)]
+pub struct SipConverter {
+    parser: Parser,
+}
+
+impl SipConverter {
+    /// A converter looking for the given correlation headers.
+    pub fn new(correlation_headers: &[String]) -> Self {
+        Self {
+            parser: Parser::new(correlation_headers),
+        }
+    }
+
+    /// Parses the packet's payload; `peer` stands in for missing HEP addresses.
+    pub fn convert(
+        &self,
+        packet: &HepPacket,
+        peer: SocketAddr,
+    ) -> Result<SipRecord, callweave_sip::ParseError> {
+        let msg = self.parser.parse(&packet.payload)?;
+        let unspecified = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
+        let src = packet.src_addr().unwrap_or(peer);
+        let dst = packet.dst_addr().unwrap_or(unspecified);
+        let transport = match packet.ip_proto {
+            Some(p) => refine_transport(Transport::from_ip_proto(p), msg.via.map(|v| v.transport)),
+            None => Transport::Udp,
+        };
+        let mut rec = SipRecord::new(src, dst, transport, CallId::new(clip(msg.call_id)));
+        match msg.start {
+            callweave_sip::StartLine::Request { method, uri } => {
+                rec.method = Some(method.as_str().to_owned());
+                rec.request_uri = Some(clip(uri).to_owned());
+            }
+            callweave_sip::StartLine::Response { code, reason } => {
+                rec.status = Some(code);
+                rec.reason = Some(clip(reason).to_owned());
+            }
+        }
+        rec.from = msg.from.map(name_addr).unwrap_or_default();
+        rec.to = msg.to.map(name_addr).unwrap_or_default();
+        rec.cseq = msg.cseq.map(|c| CSeq {
+            seq: c.seq,
+            method: c.method.as_str().to_owned(),
+        });
+        rec.via_branch = msg.via.and_then(|v| v.branch).map(|b| clip(b).to_owned());
+        rec.user_agent = msg.user_agent.or(msg.server).map(|s| clip(s).to_owned());
+        rec.reason_header = msg.reason.map(|s| clip(s).to_owned());
+        rec.pai = msg.p_asserted_identity.map(|p| clip(p.uri).to_owned());
+        rec.correlation = msg
+            .correlation_id
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| CallId::new(clip(c)));
+        rec.hep_correlation = packet
+            .correlation_id
+            .as_ref()
+            .map(|c| String::from_utf8_lossy(c).trim().to_owned())
+            .filter(|c| !c.is_empty())
+            .map(|c| CorrelationId::new(clip(&c)));
+        rec.capture_agent_id = packet.capture_id;
+        rec.sdp = msg.sdp().map(|s| SdpSummary {
+            connection: s.connection.map(str::to_owned),
+            media: s
+                .media
+                .iter()
+                .map(|m| SdpMedia {
+                    kind: m.media.to_owned(),
+                    port: m.port,
+                    codecs: m
+                        .formats
+                        .iter()
+                        .map(|f| match (f.encoding, f.clock_rate) {
+                            (Some(e), Some(r)) => format!("{e}/{r}"),
+                            (Some(e), None) => e.to_owned(),
+                            (None, _) => f.id.to_owned(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        });
+        rec.raw = Arc::from(String::from_utf8_lossy(msg.as_bytes()));
+        Ok(rec)
+    }
+}
+
+/// HEP says TCP for WebSocket; the Via tells them apart.
+fn refine_transport(t: Transport, via: Option<&str>) -> Transport {
+    match (t, via) {
+        (Transport::Tcp, Some(v)) if v.eq_ignore_ascii_case("ws") => Transport::Ws,
+        (Transport::Tcp, Some(v)) if v.eq_ignore_ascii_case("wss") => Transport::Wss,
+        (Transport::Tcp, Some(v)) if v.eq_ignore_ascii_case("tls") => Transport::Tls,
+        (t, _) => t,
+    }
+}
+
+fn name_addr(n: callweave_sip::NameAddr<'_>) -> NameAddr {
+    NameAddr {
+        display: n.display_name.map(|s| clip(s).to_owned()),
+        user: n.user.map(|s| clip(s).to_owned()),
+        uri: clip(n.uri).to_owned(),
+        tag: n.tag.map(|s| clip(s).to_owned()),
+    }
+}
+
+fn clip(s: &str) -> &str {
+    if s.len() <= MAX_FIELD {
+        return s;
+    }
+    let mut end = MAX_FIELD;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or_default()
+}
+
+/// The bounded metric label for a method name (`other` for unknown tokens).
+pub fn method_label(method: Option<&str>) -> &'static str {
+    match method {
+        Some(m) => Method::from_token(m).label(),
+        None => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use callweave_hep::HepBuilder;
+
+    #[test]
+    fn converts_a_real_b2bua_invite() {
+        let sip = "INVITE sip:1000@10.0.0.2 SIP/2.0\r\n\
+            Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-1\r\n\
+            From: \"Alice\" <sip:2000@10.0.0.1>;tag=abc\r\n\
+            To: <sip:1000@10.0.0.2>\r\n\
+            Call-ID: b-leg-1\r\n\
+            CSeq: 1 INVITE\r\n\
+            XCall-ID: a-leg-1\r\n\
+            Content-Type: application/sdp\r\n\
+            Content-Length: 56\r\n\r\n\
+            v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 0 101\r\n";
+        let packet = HepBuilder::sip(sip.as_bytes().to_vec())
+            .src("10.0.0.1:5060".parse().unwrap())
+            .dst("10.0.0.2:5060".parse().unwrap())
+            .timestamp(1_700_000_000, 5)
+            .capture_id(200)
+            .build();
+        let conv = SipConverter::new(&crate::config::default_correlation_headers());
+        let rec = conv
+            .convert(&packet, "127.0.0.1:1".parse().unwrap())
+            .unwrap();
+        assert_eq!(rec.call_id.as_str(), "b-leg-1");
+        assert_eq!(rec.correlation.as_ref().unwrap().as_str(), "a-leg-1");
+        assert_eq!(rec.method.as_deref(), Some("INVITE"));
+        assert_eq!(rec.from.user.as_deref(), Some("2000"));
+        assert_eq!(rec.from.tag.as_deref(), Some("abc"));
+        assert_eq!(rec.to.user.as_deref(), Some("1000"));
+        assert_eq!(rec.via_branch.as_deref(), Some("z9hG4bK-1"));
+        assert_eq!(rec.cseq.as_ref().unwrap().seq, 1);
+        assert_eq!(rec.src, "10.0.0.1:5060".parse().unwrap());
+        assert_eq!(rec.capture_agent_id, Some(200));
+        let sdp = rec.sdp.unwrap();
+        assert_eq!(sdp.connection.as_deref(), Some("10.0.0.1"));
+        assert_eq!(sdp.media[0].port, 4000);
+        assert_eq!(sdp.media[0].codecs[0], "PCMU/8000");
+    }
+
+    #[test]
+    fn labels_are_bounded() {
+        assert_eq!(method_label(Some("INVITE")), "INVITE");
+        assert_eq!(method_label(Some("X-EVIL-\u{1F600}")), "other");
+        assert_eq!(method_label(None), "other");
+    }
+}

@@ -1,0 +1,124 @@
+//! Shared helpers for the end-to-end tests: an agent on ephemeral loopback ports,
+//! the `callweave` binary, and a tiny HTTP client for `/metrics`.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use callweave_agent::RunningAgent;
+use callweave_agent::config::Config;
+
+/// Repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A fixture path relative to `testdata/`.
+pub fn testdata(rel: &str) -> PathBuf {
+    repo().join("testdata").join(rel)
+}
+
+/// Starts an agent on 127.0.0.1 ephemeral ports (HEP UDP and TCP, HTTP) with
+/// extra TOML appended to the base config.
+pub async fn start_agent(extra_toml: &str, data_dir: &Path) -> RunningAgent {
+    let toml = format!(
+        "[hep]\nudp = [\"127.0.0.1:0\"]\ntcp = [\"127.0.0.1:0\"]\n\
+         [http]\nlisten = \"127.0.0.1:0\"\n\
+         [store]\ndata_dir = {:?}\n\
+         [node]\nname = \"test-node\"\n{extra_toml}",
+        data_dir.display().to_string()
+    );
+    let settings = Config::from_toml(&toml).unwrap().build().unwrap();
+    callweave_agent::start(settings).await.unwrap()
+}
+
+/// Runs the `callweave` binary and returns its output; panics with stderr on failure.
+pub fn callweave(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_callweave"))
+        .args(args)
+        .env("CALLWEAVE_LOG", "warn")
+        .output()
+        .expect("run callweave");
+    assert!(
+        out.status.success(),
+        "callweave {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    out
+}
+
+/// GET `path` from `addr`, returning (status, body). Blocking; call from
+/// `spawn_blocking` in async tests.
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).unwrap();
+    let text = String::from_utf8_lossy(&resp).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Parses an OpenMetrics text body into `series -> value`.
+pub fn parse_metrics(body: &str) -> BTreeMap<String, f64> {
+    body.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| {
+            let (k, v) = l.rsplit_once(' ')?;
+            Some((k.to_owned(), v.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Sum of every series of a metric family whose series name starts with `name`
+/// and contains every `filter` substring.
+pub fn sum(metrics: &BTreeMap<String, f64>, name: &str, filters: &[&str]) -> f64 {
+    metrics
+        .iter()
+        .filter(|(k, _)| {
+            (k.as_str() == name || k.starts_with(&format!("{name}{{")))
+                && filters.iter().all(|f| k.contains(f))
+        })
+        .map(|(_, v)| v)
+        .sum()
+}
+
+/// Scrapes `/metrics` until `done` holds or `timeout` passes; returns the last scrape.
+pub async fn wait_metrics(
+    http: SocketAddr,
+    timeout: Duration,
+    done: impl Fn(&BTreeMap<String, f64>) -> bool,
+) -> BTreeMap<String, f64> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let m = tokio::task::spawn_blocking(move || {
+            let (status, body) = http_get(http, "/metrics");
+            assert_eq!(status, 200);
+            parse_metrics(&body)
+        })
+        .await
+        .unwrap();
+        if done(&m) || Instant::now() > deadline {
+            return m;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
