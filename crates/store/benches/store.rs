@@ -1,0 +1,228 @@
+//! Index throughput and trace latency on records built from the real set
+//! testdata/freeswitch-live/01-bridged-callid-random, replicated with renamed
+//! identifiers so every copy is a distinct call.
+//!
+//! - `index/*`: add a batch of records, commit once at the end (records/s).
+//! - `trace/warm`: trace random calls on a committed index of `CW_BENCH_RECORDS`
+//!   records (default 1 000 000), first page of 100 records; besides criterion's
+//!   mean it prints p50/p99 over 2 000 traces.
+#![allow(clippy::unwrap_used)]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use callweave_core::record::{CallId, ChannelUuid, Record, RecordKind};
+use callweave_store::{Store, StoreOptions, TraceOptions};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+
+const SET: &str = "01-bridged-callid-random";
+
+fn suffix<T: From<String> + AsRef<str>>(id: &T, k: usize) -> T {
+    T::from(format!("{}~{k}", id.as_ref()))
+}
+
+/// Copy `k` of a record: every identifier renamed, time shifted by `k` seconds.
+fn replicate(r: &Record, k: usize) -> Record {
+    let mut r = r.clone();
+    r.ts_micros += k as i64 * 1_000_000 % 80_000_000_000;
+    match &mut r.kind {
+        RecordKind::Sip(s) => {
+            s.call_id = suffix(&s.call_id, k);
+        }
+        RecordKind::Channel(c) => {
+            for u in [
+                &mut c.unique_id,
+                &mut c.other_leg_unique_id,
+                &mut c.channel_call_uuid,
+                &mut c.bridge_a,
+                &mut c.bridge_b,
+            ] {
+                if let Some(v) = u.as_mut() {
+                    *v = suffix::<ChannelUuid>(v, k);
+                }
+            }
+            if let Some(v) = c.sip_call_id.as_mut() {
+                *v = suffix::<CallId>(v, k);
+            }
+        }
+        RecordKind::Log(l) => {
+            if let Some(v) = l.uuid.as_mut() {
+                *v = suffix::<ChannelUuid>(v, k);
+            }
+            if let Some(v) = l.call_id_hint.as_mut() {
+                *v = suffix::<CallId>(v, k);
+            }
+            if let Some(v) = l.peer_uuid.as_mut() {
+                *v = suffix::<ChannelUuid>(v, k);
+            }
+        }
+    }
+    r
+}
+
+fn corpus(base: &[Record], n: usize) -> Vec<Record> {
+    (0..n)
+        .map(|i| replicate(&base[i % base.len()], i / base.len()))
+        .collect()
+}
+
+fn store(dir: &std::path::Path, first_ts: i64) -> Store {
+    let mut s = Store::open(
+        dir,
+        StoreOptions {
+            writer_memory: 256 << 20,
+            ..StoreOptions::default()
+        },
+    )
+    .unwrap();
+    s.set_now(first_ts);
+    s
+}
+
+/// CPU time (user + system, all threads) of this process, from /proc/self/stat
+/// (Linux; clock ticks assumed 100 Hz). The machine these benches run on is shared,
+/// so wall-clock throughput understates what one idle core does.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after_comm = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = after_comm.split(' ').collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+fn index(c: &mut Criterion) {
+    let all = common::all_records(SET);
+    let sip = common::hep_records(SET);
+    let mut g = c.benchmark_group("index");
+    g.sample_size(10);
+    for (name, base) in [("sip", &sip), ("mixed_sip_esl_log", &all)] {
+        let n = 100_000;
+        let recs = corpus(base, n);
+        {
+            let dir = tempfile::tempdir().unwrap();
+            let mut s = store(dir.path(), recs[0].ts_micros);
+            let (w0, c0) = (Instant::now(), cpu_time());
+            for r in &recs {
+                s.add_record(r, None).unwrap();
+            }
+            s.commit().unwrap();
+            let (wall, cpu) = (w0.elapsed(), cpu_time().zip(c0).map(|(b, a)| b - a));
+            eprintln!(
+                "index/{name}: {n} records in {wall:.2?} wall ({:.0}/s), {cpu:.2?} CPU ({:.0} records per CPU-second)",
+                n as f64 / wall.as_secs_f64(),
+                cpu.map_or(0.0, |c| n as f64 / c.as_secs_f64().max(1e-9)),
+            );
+        }
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    let dir = tempfile::tempdir().unwrap();
+                    let s = store(dir.path(), recs[0].ts_micros);
+                    (dir, s)
+                },
+                |(dir, mut s)| {
+                    for r in &recs {
+                        s.add_record(r, None).unwrap();
+                    }
+                    s.commit().unwrap();
+                    drop(s);
+                    dir
+                },
+                BatchSize::PerIteration,
+            );
+        });
+    }
+    g.finish();
+}
+
+fn trace(c: &mut Criterion) {
+    let n: usize = std::env::var("CW_BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let all = common::all_records(SET);
+    let rows = common::calls_tsv(SET);
+    let copies = n.div_ceil(all.len());
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = store(dir.path(), all[0].ts_micros);
+    let t0 = Instant::now();
+    for k in 0..copies {
+        for r in &all {
+            s.add_record(&replicate(r, k), None).unwrap();
+        }
+        // Commit about every 100k records, as the agent would every second under load.
+        if (k + 1) * all.len() % 100_000 < all.len() {
+            s.commit().unwrap();
+        }
+    }
+    s.commit().unwrap();
+    let built = t0.elapsed();
+    let reader = s.reader();
+    let total = copies * all.len();
+    eprintln!(
+        "trace index: {total} records ({copies} copies of {} records, {} calls) built in {built:.1?} ({:.0} records/s incl. commits), {} docs",
+        all.len(),
+        copies * rows.len(),
+        total as f64 / built.as_secs_f64(),
+        reader.num_docs()
+    );
+
+    // Ids to trace: a pseudo-random copy and call each time, each kind of id.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next_id = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let k = (x % copies as u64) as usize;
+        let row = &rows[(x >> 32) as usize % rows.len()];
+        let id = match (x >> 40) % 4 {
+            0 => &row.a_call_id,
+            1 => &row.a_uuid,
+            2 => &row.b_call_id,
+            _ => &row.b_uuid,
+        };
+        format!("{id}~{k}")
+    };
+    let opts = TraceOptions {
+        limit: 100,
+        offset: 0,
+        max_ids: 256,
+    };
+
+    // Percentiles over many traces.
+    let mut lat: Vec<Duration> = (0..2000)
+        .map(|_| {
+            let id = next_id();
+            let t = Instant::now();
+            let tr = reader.trace(&id, opts).unwrap().unwrap();
+            let d = t.elapsed();
+            assert!(tr.total_records > 100, "{id}: {}", tr.total_records);
+            d
+        })
+        .collect();
+    lat.sort();
+    eprintln!(
+        "trace latency over {} traces: p50 {:?}, p90 {:?}, p99 {:?}, max {:?}",
+        lat.len(),
+        lat[lat.len() / 2],
+        lat[lat.len() * 9 / 10],
+        lat[lat.len() * 99 / 100],
+        lat[lat.len() - 1]
+    );
+
+    let reader = Arc::new(reader);
+    let mut g = c.benchmark_group("trace");
+    g.bench_function("warm_first_page_100", |b| {
+        b.iter(|| black_box(reader.trace(&next_id(), opts).unwrap()));
+    });
+    g.finish();
+    drop(s);
+}
+
+criterion_group!(benches, index, trace);
+criterion_main!(benches);

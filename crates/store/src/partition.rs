@@ -1,0 +1,208 @@
+//! Time partitions: one tantivy index per directory, named after the UTC start of
+//! its span (`YYYY-MM-DD` for whole days, `YYYY-MM-DDTHH-MM-SS` otherwise).
+
+use std::path::{Path, PathBuf};
+
+use tantivy::schema::Schema;
+use tantivy::{Index, IndexReader, ReloadPolicy};
+
+use crate::error::{Result, StoreError};
+
+const MICROS_PER_SEC: i64 = 1_000_000;
+const SECS_PER_DAY: i64 = 86_400;
+
+/// One open partition: its index and the shared, cached reader.
+pub(crate) struct Partition {
+    /// Start of the span, µs since the epoch.
+    pub start: i64,
+    pub name: String,
+    pub dir: PathBuf,
+    pub index: Index,
+    /// Reloaded by the store after each commit (manual policy: no file watcher, and
+    /// readers see a commit as soon as it returns).
+    pub reader: IndexReader,
+}
+
+impl std::fmt::Debug for Partition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Partition")
+            .field("name", &self.name)
+            .field("dir", &self.dir)
+            .finish()
+    }
+}
+
+impl Partition {
+    /// Opens the partition at `dir`, creating the index when absent.
+    pub(crate) fn open(dir: &Path, start: i64, schema: &Schema) -> Result<Partition> {
+        let name = partition_name(start);
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let mmap = tantivy::directory::MmapDirectory::open(dir)
+            .map_err(|e| StoreError::index(&name, e.into()))?;
+        let index = Index::open_or_create(mmap, schema.clone()).map_err(|e| match e {
+            tantivy::TantivyError::SchemaError(_) => StoreError::Schema {
+                partition: name.clone(),
+            },
+            other => StoreError::index(&name, other),
+        })?;
+        if index.schema() != *schema {
+            return Err(StoreError::Schema { partition: name });
+        }
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|e| StoreError::index(&name, e))?;
+        Ok(Partition {
+            start,
+            name,
+            dir: dir.to_owned(),
+            index,
+            reader,
+        })
+    }
+}
+
+/// The start (µs) of the partition holding `ts`, for partitions `len` µs long
+/// aligned on the epoch.
+pub(crate) fn partition_start(ts: i64, len: i64) -> i64 {
+    ts.div_euclid(len).saturating_mul(len)
+}
+
+/// Days since the epoch → (year, month, day), proleptic Gregorian (H. Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// (year, month, day) → days since the epoch; the inverse of [`civil_from_days`].
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Directory name of the partition starting at `start` µs (UTC):
+/// `2026-11-26` for a partition starting at midnight, `2026-11-26T03-00-00`
+/// otherwise.
+pub fn partition_name(start: i64) -> String {
+    let secs = start.div_euclid(MICROS_PER_SEC);
+    let days = secs.div_euclid(SECS_PER_DAY);
+    let sod = secs.rem_euclid(SECS_PER_DAY);
+    let (y, m, d) = civil_from_days(days);
+    if sod == 0 && start.rem_euclid(MICROS_PER_SEC) == 0 {
+        format!("{y:04}-{m:02}-{d:02}")
+    } else {
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}-{:02}-{:02}",
+            sod / 3600,
+            sod % 3600 / 60,
+            sod % 60
+        )
+    }
+}
+
+/// Parses a directory name written by [`partition_name`] back into its start (µs);
+/// `None` for anything else (the store leaves such directories alone).
+pub fn parse_partition_name(name: &str) -> Option<i64> {
+    let (date, time) = match name.split_once('T') {
+        Some((d, t)) => (d, Some(t)),
+        None => (name, None),
+    };
+    let mut parts = date.split('-');
+    let y: i64 = parse_digits(parts.next()?, 4, 6)?;
+    let m: u32 = parse_digits(parts.next()?, 2, 2)?;
+    let d: u32 = parse_digits(parts.next()?, 2, 2)?;
+    if parts.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let days = days_from_civil(y, m, d);
+    if civil_from_days(days) != (y, m, d) {
+        return None; // e.g. 2026-02-30
+    }
+    let mut secs = days.checked_mul(SECS_PER_DAY)?;
+    if let Some(t) = time {
+        let mut tp = t.split('-');
+        let hh: i64 = parse_digits(tp.next()?, 2, 2)?;
+        let mm: i64 = parse_digits(tp.next()?, 2, 2)?;
+        let ss: i64 = parse_digits(tp.next()?, 2, 2)?;
+        if tp.next().is_some() || hh > 23 || mm > 59 || ss > 59 {
+            return None;
+        }
+        secs = secs.checked_add(hh * 3600 + mm * 60 + ss)?;
+    }
+    secs.checked_mul(MICROS_PER_SEC)
+}
+
+fn parse_digits<T: std::str::FromStr>(s: &str, min: usize, max: usize) -> Option<T> {
+    if s.len() < min || s.len() > max || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = SECS_PER_DAY * MICROS_PER_SEC;
+
+    #[test]
+    fn names_of_real_timestamps() {
+        // First INVITE of testdata/freeswitch-live/01-bridged-callid-random.
+        let ts = 1_795_663_470_536_275;
+        let start = partition_start(ts, DAY);
+        assert_eq!(partition_name(start), "2026-11-26");
+        assert_eq!(parse_partition_name("2026-11-26"), Some(start));
+        let hourly = partition_start(ts, 3600 * MICROS_PER_SEC);
+        assert_eq!(partition_name(hourly), "2026-11-26T03-00-00");
+        assert_eq!(parse_partition_name("2026-11-26T03-00-00"), Some(hourly));
+        assert_eq!(partition_name(0), "1970-01-01");
+        assert_eq!(partition_name(partition_start(-1, DAY)), "1969-12-31");
+    }
+
+    #[test]
+    fn round_trip_over_many_days() {
+        for day in (-800..30_000).step_by(7) {
+            let start = day * DAY;
+            assert_eq!(
+                parse_partition_name(&partition_name(start)),
+                Some(start),
+                "day {day}"
+            );
+        }
+    }
+
+    #[test]
+    fn foreign_names_are_ignored() {
+        for n in [
+            "",
+            "spool",
+            "2026-13-01",
+            "2026-02-30",
+            "2026-1-01",
+            "2026-11-26T25-00-00",
+            "2026-11-26-x",
+            "+026-11-26",
+        ] {
+            assert_eq!(parse_partition_name(n), None, "{n}");
+        }
+    }
+}

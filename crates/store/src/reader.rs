@@ -1,0 +1,460 @@
+//! The read side: trace (component expansion + a page of records) and calls search.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::ops::Bound;
+use std::sync::Arc;
+
+use callweave_core::record::{Ident, Record};
+use tantivy::collector::sort_key::SortByStaticFastValue;
+use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::schema::Field;
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::{
+    DocAddress, DocId, Order, Score, Searcher, SegmentOrdinal, SegmentReader, TantivyDocument, Term,
+};
+
+use crate::error::{Result, StoreError};
+use crate::model::{CallDoc, CallFilter, LinkDoc, Trace, TraceOptions};
+use crate::partition::Partition;
+use crate::schema::{DOC_CALL, Fields, PREFIX_CALL_ID, PREFIX_CALL_KEY, PREFIX_UUID, Typed};
+use crate::store::Shared;
+
+/// Largest page of records or calls one query returns.
+const MAX_PAGE: usize = 10_000;
+
+/// A cheap, cloneable, thread-safe query handle on a [`Store`](crate::Store).
+///
+/// It holds the partitions' cached `IndexReader`s, which the store reloads after
+/// each commit: a query takes the current searchers (an `Arc` clone each) and never
+/// reopens an index.
+#[derive(Debug, Clone)]
+pub struct StoreReader {
+    shared: Arc<Shared>,
+}
+
+/// A partition and the searcher a query uses for it throughout.
+struct Part {
+    part: Arc<Partition>,
+    searcher: Searcher,
+}
+
+type SortKey = (Option<i64>, Option<u64>);
+
+fn top_by_time(limit: usize, order: Order) -> impl Collector<Fruit = Vec<(SortKey, DocAddress)>> {
+    TopDocs::with_limit(limit.max(1)).order_by((
+        (SortByStaticFastValue::<i64>::for_field("ts"), order),
+        (SortByStaticFastValue::<u64>::for_field("seq"), order),
+    ))
+}
+
+impl StoreReader {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    fn fields(&self) -> &Fields {
+        &self.shared.fields
+    }
+
+    fn parts(&self) -> Vec<Part> {
+        self.shared
+            .snapshot()
+            .into_iter()
+            .map(|part| Part {
+                searcher: part.reader.searcher(),
+                part,
+            })
+            .collect()
+    }
+
+    /// Follows `id` (a Call-ID, channel UUID, correlation id or call key) to its
+    /// whole call and returns one page of the call's records in time order.
+    ///
+    /// The component is expanded by term look-ups over link edges and multi-id
+    /// records, across every partition, until no new identifier appears or
+    /// `opts.max_ids` is reached. Records are counted without being loaded, ordered
+    /// on the `ts`/`seq` fast fields, and only the page is read from the doc store.
+    /// `Ok(None)` when nothing in the index mentions `id`.
+    pub fn trace(&self, id: &str, opts: TraceOptions) -> Result<Option<Trace>> {
+        if id.is_empty() {
+            return Ok(None);
+        }
+        let f = *self.fields();
+        let parts = self.parts();
+        let max_ids = opts.max_ids.max(1);
+
+        let mut known: HashSet<String> = HashSet::from([id.to_owned()]);
+        let mut typed: BTreeSet<Typed> = BTreeSet::new();
+        let mut links: HashMap<(String, String, String), i64> = HashMap::new();
+        let mut frontier = vec![id.to_owned()];
+        let mut truncated = false;
+        while !frontier.is_empty() {
+            let query = any_term(f.edge, &frontier);
+            let mut next = Vec::new();
+            for p in &parts {
+                let fruit = p
+                    .searcher
+                    .search(&*query, &EdgeCollector)
+                    .map_err(|e| index_err(p, e))?;
+                for t in fruit.typed {
+                    let Some(tv) = Typed::parse(&t) else { continue };
+                    let s = tv.as_str();
+                    if !known.contains(s) {
+                        if known.len() >= max_ids {
+                            truncated = true;
+                            continue;
+                        }
+                        known.insert(s.to_owned());
+                        next.push(s.to_owned());
+                    }
+                    typed.insert(tv);
+                }
+                for (key, ts) in fruit.links {
+                    links
+                        .entry(key)
+                        .and_modify(|t| *t = (*t).min(ts))
+                        .or_insert(ts);
+                }
+            }
+            frontier = next;
+        }
+
+        // The starting id may sit only on single-id records (no edge): type it from
+        // the `idt` terms.
+        if !typed.iter().any(|t| t.as_str() == id) {
+            for prefix in [PREFIX_CALL_ID, PREFIX_UUID, PREFIX_CALL_KEY] {
+                let term = Term::from_field_text(f.idt, &format!("{prefix}{id}"));
+                for p in &parts {
+                    if p.searcher.doc_freq(&term).map_err(|e| index_err(p, e))? > 0 {
+                        if let Some(t) = Typed::parse(&format!("{prefix}{id}")) {
+                            typed.insert(t);
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+
+        let record_query = any_term(f.id, known.iter());
+        let mut counts = Vec::with_capacity(parts.len());
+        let mut total: u64 = 0;
+        for p in &parts {
+            let n = p
+                .searcher
+                .search(&*record_query, &Count)
+                .map_err(|e| index_err(p, e))?;
+            counts.push(n);
+            total += n as u64;
+        }
+        if total == 0 && typed.is_empty() && links.is_empty() {
+            return Ok(None);
+        }
+
+        let limit = opts.limit.min(MAX_PAGE);
+        let mut records = Vec::new();
+        let total_usize = usize::try_from(total).unwrap_or(usize::MAX);
+        if limit > 0 && opts.offset < total_usize {
+            let want = opts.offset.saturating_add(limit).min(total_usize);
+            let mut hits: Vec<(SortKey, usize, DocAddress)> = Vec::new();
+            for (i, (p, &n)) in parts.iter().zip(&counts).enumerate() {
+                if n == 0 {
+                    continue;
+                }
+                let top = p
+                    .searcher
+                    .search(&*record_query, &top_by_time(want.min(n), Order::Asc))
+                    .map_err(|e| index_err(p, e))?;
+                hits.extend(top.into_iter().map(|(k, addr)| (k, i, addr)));
+            }
+            hits.sort_by_key(|&(k, i, _)| (k, i));
+            for (_, i, addr) in hits.into_iter().skip(opts.offset).take(limit) {
+                let Some(p) = parts.get(i) else { continue };
+                records.push(load_json::<Record>(p, &f, addr)?);
+            }
+        }
+
+        let mut ids: Vec<Ident> = Vec::new();
+        let mut call_keys: Vec<String> = Vec::new();
+        for t in typed {
+            if !known.contains(t.as_str()) {
+                continue;
+            }
+            match t {
+                Typed::Ident(i) => ids.push(i),
+                Typed::CallKey(k) => call_keys.push(k),
+            }
+        }
+        let mut links: Vec<LinkDoc> = links
+            .into_iter()
+            .filter_map(|((a, b, rule), ts)| {
+                let (Some(Typed::Ident(a)), Some(Typed::Ident(b))) =
+                    (Typed::parse(&a), Typed::parse(&b))
+                else {
+                    return None;
+                };
+                (known.contains(a.as_str()) && known.contains(b.as_str())).then_some(LinkDoc {
+                    a,
+                    b,
+                    rule,
+                    ts_micros: ts,
+                })
+            })
+            .collect();
+        links.sort_by(|x, y| {
+            (x.ts_micros, &x.a, &x.b, &x.rule).cmp(&(y.ts_micros, &y.a, &y.b, &y.rule))
+        });
+
+        Ok(Some(Trace {
+            ids,
+            call_keys,
+            links,
+            records,
+            total_records: total,
+            truncated,
+        }))
+    }
+
+    /// Searches call summaries, newest first.
+    pub fn calls(&self, filter: &CallFilter) -> Result<Vec<CallDoc>> {
+        let f = *self.fields();
+        let limit = filter.limit.min(MAX_PAGE);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let term = |field, v: &str| -> Box<dyn Query> {
+            Box::new(TermQuery::new(
+                Term::from_field_text(field, v),
+                IndexRecordOption::Basic,
+            ))
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+            vec![(Occur::Must, term(f.doc_type, DOC_CALL))];
+        if let Some(n) = filter.number.as_deref() {
+            let either = BooleanQuery::new(vec![
+                (Occur::Should, term(f.from_user, n)),
+                (Occur::Should, term(f.to_user, n)),
+            ]);
+            clauses.push((Occur::Must, Box::new(either)));
+        }
+        if let Some(o) = filter.outcome.as_deref() {
+            clauses.push((Occur::Must, term(f.outcome, o)));
+        }
+        if let Some(n) = filter.node.as_deref() {
+            clauses.push((Occur::Must, term(f.node, n)));
+        }
+        if filter.since.is_some() || filter.until.is_some() {
+            let bound = |v: Option<i64>| {
+                v.map_or(Bound::Unbounded, |v| {
+                    Bound::Included(Term::from_field_i64(f.ts, v))
+                })
+            };
+            clauses.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(bound(filter.since), bound(filter.until))),
+            ));
+        }
+        let query = BooleanQuery::new(clauses);
+
+        // Over-fetch a little: a replaced summary can survive in a partition whose
+        // writer was closed, and duplicates are removed below.
+        let fetch = limit.saturating_mul(2).saturating_add(16).min(MAX_PAGE * 2);
+        let parts = self.parts();
+        let mut hits: Vec<(SortKey, usize, DocAddress)> = Vec::new();
+        for (i, p) in parts.iter().enumerate() {
+            let top = p
+                .searcher
+                .search(&query, &top_by_time(fetch, Order::Desc))
+                .map_err(|e| index_err(p, e))?;
+            hits.extend(top.into_iter().map(|(k, addr)| (k, i, addr)));
+        }
+        hits.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        hits.truncate(fetch);
+
+        let mut newest: HashMap<String, (u64, usize)> = HashMap::new();
+        let mut out: Vec<(SortKey, CallDoc)> = Vec::new();
+        for (key, i, addr) in hits {
+            let Some(p) = parts.get(i) else { continue };
+            let call: CallDoc = load_json(p, &f, addr)?;
+            let seq = key.1.unwrap_or(0);
+            match newest.get(&call.call_key) {
+                Some(&(s, _)) if s >= seq => {}
+                Some(&(_, at)) => {
+                    newest.insert(call.call_key.clone(), (seq, at));
+                    if let Some(slot) = out.get_mut(at) {
+                        *slot = (key, call);
+                    }
+                }
+                None => {
+                    newest.insert(call.call_key.clone(), (seq, out.len()));
+                    out.push((key, call));
+                }
+            }
+        }
+        out.sort_by_key(|c| std::cmp::Reverse(c.0));
+        out.truncate(limit);
+        Ok(out.into_iter().map(|(_, c)| c).collect())
+    }
+
+    /// Number of committed documents (records, links and calls) in all partitions.
+    pub fn num_docs(&self) -> u64 {
+        self.parts().iter().map(|p| p.searcher.num_docs()).sum()
+    }
+}
+
+/// Documents with any of `values` in `field`. A union of term queries: tantivy's
+/// `TermSetQuery` builds an FST per query, which costs more than the look-ups
+/// themselves for the few dozen terms of a call.
+fn any_term<'a>(field: Field, values: impl IntoIterator<Item = &'a String>) -> Box<dyn Query> {
+    let mut terms: Vec<Box<dyn Query>> = values
+        .into_iter()
+        .map(|v| {
+            Box::new(TermQuery::new(
+                Term::from_field_text(field, v),
+                IndexRecordOption::Basic,
+            )) as Box<dyn Query>
+        })
+        .collect();
+    if terms.len() == 1
+        && let Some(q) = terms.pop()
+    {
+        return q;
+    }
+    Box::new(BooleanQuery::new(
+        terms.into_iter().map(|q| (Occur::Should, q)).collect(),
+    ))
+}
+
+fn index_err(p: &Part, e: tantivy::TantivyError) -> StoreError {
+    StoreError::index(&p.part.name, e)
+}
+
+fn load_json<T: serde::de::DeserializeOwned>(p: &Part, f: &Fields, addr: DocAddress) -> Result<T> {
+    let doc: TantivyDocument = p.searcher.doc(addr).map_err(|e| index_err(p, e))?;
+    let json = doc
+        .get_first(f.json)
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    serde_json::from_str(json).map_err(|source| StoreError::Decode {
+        partition: p.part.name.clone(),
+        source,
+    })
+}
+
+/// Collects, from the documents matching an `edge` look-up, every typed identifier
+/// they carry and, for link documents, the edge itself. Reads fast fields only and
+/// resolves each distinct term once per segment.
+struct EdgeCollector;
+
+#[derive(Default)]
+struct EdgeFruit {
+    typed: Vec<String>,
+    links: Vec<((String, String, String), i64)>,
+}
+
+struct EdgeSegment {
+    idt: Option<StrColumn>,
+    la: Option<StrColumn>,
+    lb: Option<StrColumn>,
+    rule: Option<StrColumn>,
+    ts: Option<Column<i64>>,
+    ords: HashSet<u64>,
+    links: HashMap<(u64, u64, u64), i64>,
+}
+
+impl Collector for EdgeCollector {
+    type Fruit = EdgeFruit;
+    type Child = EdgeSegment;
+
+    fn for_segment(
+        &self,
+        _ord: SegmentOrdinal,
+        seg: &SegmentReader,
+    ) -> tantivy::Result<EdgeSegment> {
+        let ff = seg.fast_fields();
+        Ok(EdgeSegment {
+            idt: ff.str("idt")?,
+            la: ff.str("la")?,
+            lb: ff.str("lb")?,
+            rule: ff.str("rule")?,
+            ts: ff.column_opt::<i64>("ts")?,
+            ords: HashSet::new(),
+            links: HashMap::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<EdgeFruit>) -> tantivy::Result<EdgeFruit> {
+        let mut out = EdgeFruit::default();
+        for f in fruits {
+            out.typed.extend(f.typed);
+            out.links.extend(f.links);
+        }
+        Ok(out)
+    }
+}
+
+impl SegmentCollector for EdgeSegment {
+    type Fruit = EdgeFruit;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        if let Some(idt) = &self.idt {
+            self.ords.extend(idt.term_ords(doc));
+        }
+        let (Some(la), Some(lb), Some(rule)) = (&self.la, &self.lb, &self.rule) else {
+            return;
+        };
+        let (Some(a), Some(b), Some(r)) = (
+            la.term_ords(doc).next(),
+            lb.term_ords(doc).next(),
+            rule.term_ords(doc).next(),
+        ) else {
+            return;
+        };
+        let ts = self.ts.as_ref().and_then(|c| c.first(doc)).unwrap_or(0);
+        self.links
+            .entry((a, b, r))
+            .and_modify(|t| *t = (*t).min(ts))
+            .or_insert(ts);
+    }
+
+    fn harvest(self) -> EdgeFruit {
+        let resolve = |col: &Option<StrColumn>, ord: u64| -> Option<String> {
+            let mut s = String::new();
+            match col.as_ref()?.ord_to_str(ord, &mut s) {
+                Ok(true) => Some(s),
+                _ => None,
+            }
+        };
+        let typed = self
+            .ords
+            .iter()
+            .filter_map(|&o| resolve(&self.idt, o))
+            .collect();
+        let links = self
+            .links
+            .iter()
+            .filter_map(|(&(a, b, r), &ts)| {
+                Some((
+                    (
+                        resolve(&self.la, a)?,
+                        resolve(&self.lb, b)?,
+                        resolve(&self.rule, r)?,
+                    ),
+                    ts,
+                ))
+            })
+            .collect();
+        EdgeFruit { typed, links }
+    }
+}
+
+// The agent shares one reader between HTTP handlers.
+const _: () = {
+    fn assert_shareable<T: Send + Sync + Clone>() {}
+    let _ = assert_shareable::<StoreReader>;
+};

@@ -1,0 +1,436 @@
+//! The index schema and the mapping of records, links and call summaries to
+//! tantivy documents.
+//!
+//! Three document types share one schema (`doc_type` tells them apart):
+//!
+//! | field | record | link | call | how |
+//! |---|---|---|---|---|
+//! | `doc_type` | `record` | `link` | `call` | raw, indexed |
+//! | `ts` | record time | link time | call start | i64, indexed + fast |
+//! | `seq` | ✓ | ✓ | ✓ | u64 fast: insertion order, the tiebreak for equal `ts` |
+//! | `id` | identifiers + call key | | | raw, indexed: the record look-up |
+//! | `edge` | only with ≥ 2 distinct ids | a, b | | raw, indexed: graph expansion |
+//! | `idt` | typed ids | typed a, b | | raw, indexed + fast (`c:`/`u:`/`k:` prefix) |
+//! | `la`, `lb`, `rule` | | ✓ | | raw, fast |
+//! | `call` | call key | | | raw, indexed |
+//! | `call_of` | | | call key | raw, indexed: replace-by-term |
+//! | `kind` | `sip`/`esl`/`log` | | | raw, indexed |
+//! | `method`, `status` | SIP | | | raw / u64, indexed |
+//! | `from_user`, `to_user` | ✓ | | from / to | raw, indexed |
+//! | `node` | ✓ | | every node | raw, indexed |
+//! | `outcome` | | | ✓ | raw, indexed |
+//! | `summary` | one line | | | stored (its words are in `text`) |
+//! | `text` | SIP message / event headers / log text | | | tokenized, indexed with term freqs (not stored) |
+//! | `json` | the record | | the [`CallDoc`] | stored only |
+//!
+//! Single-id records stay out of `edge`: an OPTIONS flood of 20 000 messages on one
+//! Call-ID then costs graph expansion nothing, and only the paginated record query
+//! touches it.
+
+use std::fmt::Write as _;
+
+use callweave_core::record::{Ident, Record, RecordKind};
+use tantivy::TantivyDocument;
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, Schema, TextFieldIndexing, TextOptions,
+};
+use tantivy::tokenizer::RAW_TOKENIZER_NAME;
+
+use crate::error::{Result, StoreError};
+use crate::model::CallDoc;
+
+pub(crate) const DOC_RECORD: &str = "record";
+pub(crate) const DOC_LINK: &str = "link";
+pub(crate) const DOC_CALL: &str = "call";
+
+/// Prefixes of typed identifiers in the `idt`, `la` and `lb` fields.
+pub(crate) const PREFIX_CALL_ID: &str = "c:";
+pub(crate) const PREFIX_UUID: &str = "u:";
+pub(crate) const PREFIX_CALL_KEY: &str = "k:";
+
+/// Longest summary line, in bytes (cut at a char boundary).
+const SUMMARY_MAX: usize = 160;
+
+/// Field handles, resolved once per schema.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fields {
+    pub doc_type: Field,
+    pub ts: Field,
+    pub seq: Field,
+    pub id: Field,
+    pub edge: Field,
+    pub idt: Field,
+    pub la: Field,
+    pub lb: Field,
+    pub rule: Field,
+    pub call: Field,
+    pub call_of: Field,
+    pub kind: Field,
+    pub method: Field,
+    pub status: Field,
+    pub from_user: Field,
+    pub to_user: Field,
+    pub node: Field,
+    pub outcome: Field,
+    pub summary: Field,
+    pub text: Field,
+    pub json: Field,
+}
+
+fn raw_indexed() -> TextOptions {
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(RAW_TOKENIZER_NAME)
+            .set_index_option(IndexRecordOption::Basic)
+            .set_fieldnorms(false),
+    )
+}
+
+fn raw_fast() -> TextOptions {
+    TextOptions::default().set_fast(RAW_TOKENIZER_NAME)
+}
+
+/// Tokenized, lower-cased, with term frequencies but neither positions nor field
+/// norms: positions would allow phrase queries at about a quarter more indexing
+/// time, and nothing ranks by field length.
+fn full_text() -> TextOptions {
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("default")
+            .set_index_option(IndexRecordOption::WithFreqs)
+            .set_fieldnorms(false),
+    )
+}
+
+/// Builds the schema every partition uses.
+pub(crate) fn build_schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let fields = Fields {
+        doc_type: b.add_text_field("doc_type", raw_indexed()),
+        ts: b.add_i64_field("ts", INDEXED | FAST),
+        seq: b.add_u64_field("seq", FAST),
+        id: b.add_text_field("id", raw_indexed()),
+        edge: b.add_text_field("edge", raw_indexed()),
+        idt: b.add_text_field("idt", raw_indexed().set_fast(RAW_TOKENIZER_NAME)),
+        la: b.add_text_field("la", raw_fast()),
+        lb: b.add_text_field("lb", raw_fast()),
+        rule: b.add_text_field("rule", raw_fast()),
+        call: b.add_text_field("call", raw_indexed()),
+        call_of: b.add_text_field("call_of", raw_indexed()),
+        kind: b.add_text_field("kind", raw_indexed()),
+        method: b.add_text_field("method", raw_indexed()),
+        status: b.add_u64_field("status", INDEXED),
+        from_user: b.add_text_field("from_user", raw_indexed()),
+        to_user: b.add_text_field("to_user", raw_indexed()),
+        node: b.add_text_field("node", raw_indexed()),
+        outcome: b.add_text_field("outcome", raw_indexed()),
+        summary: b.add_text_field("summary", STORED),
+        text: b.add_text_field("text", full_text()),
+        json: b.add_text_field("json", STORED),
+    };
+    (b.build(), fields)
+}
+
+/// The typed form of an identifier as stored in `idt`/`la`/`lb`.
+pub(crate) fn typed_ident(id: &Ident) -> String {
+    match id {
+        Ident::Call(c) => format!("{PREFIX_CALL_ID}{}", c.as_str()),
+        Ident::Channel(u) => format!("{PREFIX_UUID}{}", u.as_str()),
+    }
+}
+
+/// What a typed value decodes to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Typed {
+    Ident(Ident),
+    CallKey(String),
+}
+
+impl Typed {
+    pub(crate) fn parse(s: &str) -> Option<Typed> {
+        if let Some(v) = s.strip_prefix(PREFIX_CALL_ID) {
+            Some(Typed::Ident(Ident::Call(v.into())))
+        } else if let Some(v) = s.strip_prefix(PREFIX_UUID) {
+            Some(Typed::Ident(Ident::Channel(v.into())))
+        } else {
+            s.strip_prefix(PREFIX_CALL_KEY)
+                .map(|v| Typed::CallKey(v.to_owned()))
+        }
+    }
+
+    /// The untyped look-up string.
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            Typed::Ident(i) => i.as_str(),
+            Typed::CallKey(k) => k,
+        }
+    }
+}
+
+/// One line describing a record, for listings and the `summary` field:
+/// `INVITE sip:1000@127.0.0.1:5090`, `200 OK`, `CHANNEL_ANSWER`, `[INFO] text…`.
+pub fn record_summary(record: &Record) -> String {
+    let mut out = String::new();
+    match &record.kind {
+        RecordKind::Sip(s) => {
+            if let Some(m) = &s.method {
+                out.push_str(m);
+                if let Some(uri) = &s.request_uri {
+                    out.push(' ');
+                    out.push_str(uri);
+                }
+            } else if let Some(code) = s.status {
+                let _ = write!(out, "{code}");
+                if let Some(r) = &s.reason {
+                    out.push(' ');
+                    out.push_str(r);
+                }
+            } else {
+                // Neither request nor response parsed: fall back to the start line.
+                out.push_str(s.raw.lines().next().unwrap_or_default());
+            }
+        }
+        RecordKind::Channel(c) => {
+            out.push_str(&c.event_name);
+            if let Some(sub) = &c.event_subclass {
+                out.push(' ');
+                out.push_str(sub);
+            }
+        }
+        RecordKind::Log(l) => {
+            if let Some(level) = l.level {
+                let _ = write!(out, "[{}] ", level.as_str());
+            }
+            out.push_str(l.text.lines().next().unwrap_or_default());
+        }
+    }
+    truncate_at_char(&mut out, SUMMARY_MAX);
+    out
+}
+
+fn truncate_at_char(s: &mut String, max: usize) {
+    if s.len() <= max {
+        return;
+    }
+    let mut cut = max;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    s.truncate(cut);
+}
+
+/// The distinct look-up strings of a record (identifiers and call key) and their
+/// typed forms.
+pub(crate) fn record_ids(record: &Record, call_key: Option<&str>) -> (Vec<String>, Vec<String>) {
+    let mut plain: Vec<String> = Vec::new();
+    let mut typed: Vec<String> = Vec::new();
+    for id in record.identifiers() {
+        let t = typed_ident(&id);
+        if !typed.contains(&t) {
+            typed.push(t);
+        }
+        if !plain.iter().any(|p| p == id.as_str()) {
+            plain.push(id.as_str().to_owned());
+        }
+    }
+    if let Some(k) = call_key.filter(|k| !k.is_empty()) {
+        typed.push(format!("{PREFIX_CALL_KEY}{k}"));
+        if !plain.iter().any(|p| p == k) {
+            plain.push(k.to_owned());
+        }
+    }
+    (plain, typed)
+}
+
+/// Builds the document for one record.
+pub(crate) fn record_doc(
+    f: &Fields,
+    record: &Record,
+    call_key: Option<&str>,
+    seq: u64,
+) -> Result<TantivyDocument> {
+    let mut doc = TantivyDocument::new();
+    doc.add_text(f.doc_type, DOC_RECORD);
+    doc.add_i64(f.ts, record.ts_micros);
+    doc.add_u64(f.seq, seq);
+    doc.add_text(f.kind, record.source());
+    doc.add_text(f.node, &*record.node);
+
+    let (plain, typed) = record_ids(record, call_key);
+    if plain.len() >= 2 {
+        for p in &plain {
+            doc.add_text(f.edge, p);
+        }
+    }
+    for p in &plain {
+        doc.add_text(f.id, p);
+    }
+    for t in &typed {
+        doc.add_text(f.idt, t);
+    }
+    if let Some(k) = call_key.filter(|k| !k.is_empty()) {
+        doc.add_text(f.call, k);
+    }
+
+    match &record.kind {
+        RecordKind::Sip(s) => {
+            if let Some(m) = s.cseq_method() {
+                doc.add_text(f.method, m);
+            }
+            if let Some(code) = s.status {
+                doc.add_u64(f.status, u64::from(code));
+            }
+            if let Some(u) = &s.from.user {
+                doc.add_text(f.from_user, u);
+            }
+            if let Some(u) = &s.to.user {
+                doc.add_text(f.to_user, u);
+            }
+            doc.add_text(f.text, &*s.raw);
+        }
+        RecordKind::Channel(c) => {
+            if let Some(n) = &c.caller_number {
+                doc.add_text(f.from_user, n);
+            }
+            if let Some(n) = &c.destination_number {
+                doc.add_text(f.to_user, n);
+            }
+            if let Some(code) = c.sip_term_status {
+                doc.add_u64(f.status, u64::from(code));
+            }
+            let mut text = String::with_capacity(64 * c.headers.len());
+            for (k, v) in c.headers.iter() {
+                text.push_str(k);
+                text.push_str(": ");
+                text.push_str(v);
+                text.push('\n');
+            }
+            if text.is_empty() {
+                text.push_str(&c.event_name);
+            }
+            doc.add_text(f.text, text);
+        }
+        RecordKind::Log(l) => {
+            doc.add_text(f.text, &*l.text);
+        }
+    }
+    doc.add_text(f.summary, record_summary(record));
+    doc.add_text(
+        f.json,
+        serde_json::to_string(record).map_err(StoreError::Encode)?,
+    );
+    Ok(doc)
+}
+
+/// Builds the document for one link edge.
+pub(crate) fn link_doc(
+    f: &Fields,
+    a: &Ident,
+    b: &Ident,
+    rule: &str,
+    ts: i64,
+    seq: u64,
+) -> TantivyDocument {
+    let mut doc = TantivyDocument::new();
+    doc.add_text(f.doc_type, DOC_LINK);
+    doc.add_i64(f.ts, ts);
+    doc.add_u64(f.seq, seq);
+    doc.add_text(f.edge, a.as_str());
+    if b.as_str() != a.as_str() {
+        doc.add_text(f.edge, b.as_str());
+    }
+    let (ta, tb) = (typed_ident(a), typed_ident(b));
+    doc.add_text(f.idt, &ta);
+    if tb != ta {
+        doc.add_text(f.idt, &tb);
+    }
+    doc.add_text(f.la, ta);
+    doc.add_text(f.lb, tb);
+    doc.add_text(f.rule, rule);
+    doc
+}
+
+/// Builds the document for one call summary.
+pub(crate) fn call_doc(f: &Fields, call: &CallDoc, seq: u64) -> Result<TantivyDocument> {
+    let mut doc = TantivyDocument::new();
+    doc.add_text(f.doc_type, DOC_CALL);
+    doc.add_text(f.call_of, &call.call_key);
+    doc.add_i64(f.ts, call.start_micros);
+    doc.add_u64(f.seq, seq);
+    if let Some(n) = call.from.as_deref().filter(|n| !n.is_empty()) {
+        doc.add_text(f.from_user, n);
+    }
+    if let Some(n) = call.to.as_deref().filter(|n| !n.is_empty()) {
+        doc.add_text(f.to_user, n);
+    }
+    doc.add_text(f.outcome, &call.outcome);
+    for n in &call.nodes {
+        doc.add_text(f.node, n);
+    }
+    doc.add_text(
+        f.json,
+        serde_json::to_string(call).map_err(StoreError::Encode)?,
+    );
+    Ok(doc)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use callweave_core::record::{
+        CallId, ChannelRecord, LogLevel, LogRecord, SipRecord, Transport,
+    };
+
+    use super::*;
+
+    #[test]
+    fn summaries() {
+        let mut sip = SipRecord::new(
+            "127.0.0.1:5072".parse().unwrap(),
+            "127.0.0.1:5090".parse().unwrap(),
+            Transport::Udp,
+            CallId::from("1-4274@127.0.0.1"),
+        );
+        sip.method = Some("INVITE".into());
+        sip.request_uri = Some("sip:1000@127.0.0.1:5090".into());
+        let r = Record::new(1, "fs", RecordKind::Sip(sip.clone()));
+        assert_eq!(record_summary(&r), "INVITE sip:1000@127.0.0.1:5090");
+        sip.method = None;
+        sip.request_uri = None;
+        sip.status = Some(486);
+        sip.reason = Some("Busy Here".into());
+        let r = Record::new(1, "fs", RecordKind::Sip(sip));
+        assert_eq!(record_summary(&r), "486 Busy Here");
+
+        let ch = ChannelRecord {
+            event_name: "CHANNEL_ANSWER".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            record_summary(&Record::new(1, "fs", RecordKind::Channel(ch))),
+            "CHANNEL_ANSWER"
+        );
+
+        let mut log = LogRecord::new("Remote SDP:\nv=0");
+        log.level = Some(LogLevel::Debug);
+        assert_eq!(
+            record_summary(&Record::new(1, "fs", RecordKind::Log(log))),
+            "[DEBUG] Remote SDP:"
+        );
+
+        let long = LogRecord::new(Arc::<str>::from("é".repeat(200)));
+        let s = record_summary(&Record::new(1, "fs", RecordKind::Log(long)));
+        assert_eq!(s.len(), SUMMARY_MAX);
+    }
+
+    #[test]
+    fn typed_values_round_trip() {
+        let id = Ident::Channel("d9e73608-5048-4523-aded-4dc2c3f91498".into());
+        let t = typed_ident(&id);
+        assert_eq!(t, "u:d9e73608-5048-4523-aded-4dc2c3f91498");
+        assert_eq!(Typed::parse(&t), Some(Typed::Ident(id)));
+        assert_eq!(Typed::parse("k:abc"), Some(Typed::CallKey("abc".into())));
+        assert_eq!(Typed::parse("x:abc"), None);
+    }
+}

@@ -1,0 +1,503 @@
+//! The write side: partition routing, writers, periodic commits and retention.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use callweave_core::record::{Ident, Record, TsMicros};
+use tantivy::indexer::IndexWriterOptions;
+use tantivy::schema::Schema;
+use tantivy::{IndexWriter, TantivyDocument, Term};
+
+use crate::error::{Result, StoreError};
+use crate::model::{CallDoc, StoreOptions, StoreStats};
+use crate::partition::{Partition, parse_partition_name, partition_name, partition_start};
+use crate::reader::StoreReader;
+use crate::schema::{self, Fields};
+
+/// tantivy refuses less than this per indexing thread.
+const MIN_MEMORY_PER_THREAD: usize = 15_000_000;
+/// And more than about this.
+const MAX_MEMORY_PER_THREAD: usize = (u32::MAX as usize) - 2_000_000;
+
+/// State shared by the store and every [`StoreReader`].
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub fields: Fields,
+    pub schema: Schema,
+    /// Open partitions by start time. Readers take a snapshot of the `Arc`s under a
+    /// short read lock; the store adds partitions and removes expired ones.
+    pub partitions: RwLock<BTreeMap<i64, Arc<Partition>>>,
+}
+
+impl Shared {
+    pub(crate) fn snapshot(&self) -> Vec<Arc<Partition>> {
+        let map = self.partitions.read().unwrap_or_else(|e| e.into_inner());
+        map.values().cloned().collect()
+    }
+}
+
+struct OpenWriter {
+    part: Arc<Partition>,
+    writer: IndexWriter,
+    /// Uncommitted adds or deletes.
+    dirty: bool,
+    last_used: u64,
+}
+
+impl std::fmt::Debug for OpenWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenWriter")
+            .field("partition", &self.part.name)
+            .field("dirty", &self.dirty)
+            .finish()
+    }
+}
+
+/// The local index: add records, links and call summaries; commit periodically;
+/// delete old partitions. Blocking; meant to be owned by one thread.
+///
+/// # Routing
+///
+/// A document goes to the partition of its time (`ts` for records and links,
+/// `start_micros` for calls), relative to the store's clock `now` — the latest time
+/// passed to [`maybe_commit`](Self::maybe_commit), [`set_now`](Self::set_now) or
+/// [`apply_retention`](Self::apply_retention), or the system clock at open
+/// until then:
+///
+/// - older than retention (its whole partition would already be deleted: a
+///   replayed old capture, a capture agent with a wrong clock): written to the
+///   current partition, keeping its own `ts`, and counted in
+///   [`StoreStats::clamped_past`]. Dropping it would make a replayed call
+///   impossible to trace, which is what replay is for;
+/// - more than one partition after `now` (a wrong capture clock, a hostile HEP
+///   timestamp): written to the current partition, keeping its own `ts`, and counted
+///   in [`StoreStats::clamped_future`]. Queries search every partition, so only its
+///   retention follows its arrival instead of its timestamp;
+/// - otherwise its own partition, created on demand. At most
+///   [`StoreOptions::max_open_writers`] writers are open; writing to another
+///   partition (a late record, a replayed capture) commits and closes the least
+///   recently used one.
+#[derive(Debug)]
+pub struct Store {
+    root: PathBuf,
+    opts: StoreOptions,
+    part_len: i64,
+    retention: i64,
+    commit_interval: i64,
+    shared: Arc<Shared>,
+    writers: Vec<OpenWriter>,
+    next_seq: u64,
+    now: TsMicros,
+    last_commit: TsMicros,
+    tick: u64,
+    stats: StoreStats,
+}
+
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+fn system_now() -> TsMicros {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, micros)
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, reopening every partition found there.
+    ///
+    /// Directories whose names are not partition names are ignored. Nothing is
+    /// deleted here: call [`apply_retention`](Self::apply_retention).
+    pub fn open(dir: impl AsRef<Path>, opts: StoreOptions) -> Result<Store> {
+        let root = dir.as_ref().to_owned();
+        let part_len = micros(opts.partition);
+        if opts.partition < Duration::from_secs(60) || opts.partition.subsec_nanos() != 0 {
+            return Err(StoreError::Options {
+                name: "partition",
+                reason: "must be a whole number of seconds, at least 60".into(),
+            });
+        }
+        if opts.retention.is_zero() {
+            return Err(StoreError::Options {
+                name: "retention",
+                reason: "must be positive".into(),
+            });
+        }
+        if opts.max_open_writers == 0 {
+            return Err(StoreError::Options {
+                name: "max_open_writers",
+                reason: "must be at least 1".into(),
+            });
+        }
+        std::fs::create_dir_all(&root).map_err(|source| StoreError::Io {
+            path: root.clone(),
+            source,
+        })?;
+
+        let (schema, fields) = schema::build_schema();
+        let mut partitions = BTreeMap::new();
+        let entries = std::fs::read_dir(&root).map_err(|source| StoreError::Io {
+            path: root.clone(),
+            source,
+        })?;
+        for entry in entries {
+            let entry = entry.map_err(|source| StoreError::Io {
+                path: root.clone(),
+                source,
+            })?;
+            let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            let Some(start) = entry.file_name().to_str().and_then(parse_partition_name) else {
+                continue;
+            };
+            if !is_dir {
+                continue;
+            }
+            let part = Partition::open(&entry.path(), start, &schema)?;
+            partitions.insert(start, Arc::new(part));
+        }
+
+        let mut next_seq = 0u64;
+        for part in partitions.values() {
+            let searcher = part.reader.searcher();
+            for seg in searcher.segment_readers() {
+                let col = seg
+                    .fast_fields()
+                    .column_opt::<u64>("seq")
+                    .map_err(|e| StoreError::index(&part.name, e))?;
+                if let Some(col) = col.filter(|_| seg.num_docs() > 0) {
+                    next_seq = next_seq.max(col.max_value().saturating_add(1));
+                }
+            }
+        }
+
+        let now = system_now();
+        Ok(Store {
+            root,
+            part_len,
+            retention: micros(opts.retention),
+            commit_interval: micros(opts.commit_interval),
+            opts,
+            shared: Arc::new(Shared {
+                fields,
+                schema,
+                partitions: RwLock::new(partitions),
+            }),
+            writers: Vec::new(),
+            next_seq,
+            now,
+            last_commit: now,
+            tick: 0,
+            stats: StoreStats::default(),
+        })
+    }
+
+    /// A cheap, cloneable handle for queries. It sees what has been committed.
+    pub fn reader(&self) -> StoreReader {
+        StoreReader::new(Arc::clone(&self.shared))
+    }
+
+    /// Counters since open.
+    pub fn stats(&self) -> StoreStats {
+        self.stats
+    }
+
+    /// Names of the partitions currently open (oldest first).
+    pub fn partitions(&self) -> Vec<String> {
+        self.shared
+            .snapshot()
+            .iter()
+            .map(|p| p.name.clone())
+            .collect()
+    }
+
+    /// Sets the store's clock (µs since the epoch), which routing and retention use.
+    /// It starts at the system time at open; the caller owns it from then on
+    /// (replays and tests set it to the data's time).
+    pub fn set_now(&mut self, now: TsMicros) {
+        self.now = now;
+        // A clock set back must not hold commits off until it catches up.
+        self.last_commit = self.last_commit.min(now);
+    }
+
+    /// The store's clock.
+    pub fn now(&self) -> TsMicros {
+        self.now
+    }
+
+    /// Indexes one record under its call key (when the correlator knows it).
+    pub fn add_record(&mut self, record: &Record, call_key: Option<&str>) -> Result<()> {
+        let Some(idx) = self.writer_for(record.ts_micros)? else {
+            return Ok(());
+        };
+        let doc = schema::record_doc(&self.shared.fields, record, call_key, self.next_seq)?;
+        self.add_doc(idx, doc)?;
+        self.stats.records += 1;
+        Ok(())
+    }
+
+    /// Indexes a link edge: `a` and `b` belong to one call because of `rule`.
+    pub fn add_link(
+        &mut self,
+        a: &Ident,
+        b: &Ident,
+        rule: &str,
+        ts_micros: TsMicros,
+    ) -> Result<()> {
+        if a.as_str().is_empty() || b.as_str().is_empty() {
+            return Ok(());
+        }
+        let Some(idx) = self.writer_for(ts_micros)? else {
+            return Ok(());
+        };
+        let doc = schema::link_doc(&self.shared.fields, a, b, rule, ts_micros, self.next_seq);
+        self.add_doc(idx, doc)?;
+        self.stats.links += 1;
+        Ok(())
+    }
+
+    /// Indexes a call summary, replacing any earlier summary of the same call key in
+    /// the open partitions (a copy in a partition whose writer was closed survives;
+    /// [`StoreReader::calls`] returns only the newest copy).
+    pub fn add_call_summary(&mut self, call: &CallDoc) -> Result<()> {
+        if call.call_key.is_empty() {
+            return Ok(());
+        }
+        let Some(idx) = self.writer_for(call.start_micros)? else {
+            return Ok(());
+        };
+        let term = Term::from_field_text(self.shared.fields.call_of, &call.call_key);
+        for w in &mut self.writers {
+            w.writer.delete_term(term.clone());
+            w.dirty = true;
+        }
+        let doc = schema::call_doc(&self.shared.fields, call, self.next_seq)?;
+        self.add_doc(idx, doc)?;
+        self.stats.calls += 1;
+        Ok(())
+    }
+
+    /// Commits when `commit_interval` has passed since the last commit and there is
+    /// something to commit. Call it often (every batch, every tick); it is cheap
+    /// when there is nothing to do. Returns whether it committed.
+    pub fn maybe_commit(&mut self, now: TsMicros) -> Result<bool> {
+        self.set_now(now);
+        if self.now.saturating_sub(self.last_commit) < self.commit_interval {
+            return Ok(false);
+        }
+        self.commit()
+    }
+
+    /// Commits every writer with pending changes now and makes them visible to
+    /// readers. Returns whether anything was committed.
+    pub fn commit(&mut self) -> Result<bool> {
+        self.last_commit = self.now;
+        let mut any = false;
+        for w in &mut self.writers {
+            if !w.dirty {
+                continue;
+            }
+            w.writer
+                .commit()
+                .map_err(|e| StoreError::index(&w.part.name, e))?;
+            w.part
+                .reader
+                .reload()
+                .map_err(|e| StoreError::index(&w.part.name, e))?;
+            w.dirty = false;
+            any = true;
+        }
+        if any {
+            self.stats.commits += 1;
+        }
+        Ok(any)
+    }
+
+    /// Deletes every partition whose whole span is older than `now - retention`.
+    /// Returns the names of the deleted partitions.
+    pub fn apply_retention(&mut self, now: TsMicros) -> Result<Vec<String>> {
+        self.set_now(now);
+        let cutoff = self.now.saturating_sub(self.retention);
+        let expired: Vec<Arc<Partition>> = {
+            let map = self
+                .shared
+                .partitions
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
+            map.values()
+                .filter(|p| p.start.saturating_add(self.part_len) <= cutoff)
+                .cloned()
+                .collect()
+        };
+        let mut deleted = Vec::new();
+        for part in expired {
+            // Drop the writer first: it holds the directory lock and open files.
+            self.writers.retain(|w| w.part.start != part.start);
+            {
+                let mut map = self
+                    .shared
+                    .partitions
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner());
+                map.remove(&part.start);
+            }
+            // Readers still holding a searcher keep their mmaps of unlinked files
+            // until they finish; that is fine on Unix.
+            match std::fs::remove_dir_all(&part.dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(StoreError::Io {
+                        path: part.dir.clone(),
+                        source,
+                    });
+                }
+            }
+            self.stats.partitions_deleted += 1;
+            deleted.push(part.name.clone());
+        }
+        Ok(deleted)
+    }
+
+    /// Commits, waits for background merges and closes every writer.
+    pub fn close(mut self) -> Result<()> {
+        self.commit()?;
+        for w in std::mem::take(&mut self.writers) {
+            let name = w.part.name.clone();
+            w.writer
+                .wait_merging_threads()
+                .map_err(|e| StoreError::index(&name, e))?;
+        }
+        Ok(())
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.root
+    }
+
+    fn add_doc(&mut self, idx: usize, doc: TantivyDocument) -> Result<()> {
+        let Some(w) = self.writers.get_mut(idx) else {
+            return Ok(()); // unreachable: idx comes from writer_for
+        };
+        w.writer
+            .add_document(doc)
+            .map_err(|e| StoreError::index(&w.part.name, e))?;
+        w.dirty = true;
+        self.next_seq += 1;
+        Ok(())
+    }
+
+    /// The partition start a document timed `ts` goes to, or `None` when expired.
+    fn route(&mut self, ts: TsMicros) -> Option<i64> {
+        let len = self.part_len;
+        let start = partition_start(ts, len);
+        let head = partition_start(self.now, len);
+        if start.saturating_add(len) <= self.now.saturating_sub(self.retention) {
+            self.stats.clamped_past += 1;
+            return Some(head);
+        }
+        if start > head.saturating_add(len) {
+            self.stats.clamped_future += 1;
+            return Some(head);
+        }
+        Some(start)
+    }
+
+    /// Index in `self.writers` of the writer for `ts`, opening it when needed.
+    fn writer_for(&mut self, ts: TsMicros) -> Result<Option<usize>> {
+        let Some(start) = self.route(ts) else {
+            return Ok(None);
+        };
+        self.tick += 1;
+        if let Some(i) = self.writers.iter().position(|w| w.part.start == start) {
+            if let Some(w) = self.writers.get_mut(i) {
+                w.last_used = self.tick;
+            }
+            return Ok(Some(i));
+        }
+        if self.writers.len() >= self.opts.max_open_writers {
+            self.evict_lru()?;
+        }
+        let part = self.partition(start)?;
+        let threads = self.opts.indexing_threads.clamp(1, 8);
+        let per_thread =
+            (self.opts.writer_memory / threads).clamp(MIN_MEMORY_PER_THREAD, MAX_MEMORY_PER_THREAD);
+        let options = IndexWriterOptions::builder()
+            .memory_budget_per_thread(per_thread)
+            .num_worker_threads(threads)
+            .num_merge_threads(1)
+            .build();
+        let writer = part
+            .index
+            .writer_with_options::<TantivyDocument>(options)
+            .map_err(|e| StoreError::index(&part.name, e))?;
+        self.writers.push(OpenWriter {
+            part,
+            writer,
+            dirty: false,
+            last_used: self.tick,
+        });
+        Ok(Some(self.writers.len() - 1))
+    }
+
+    fn evict_lru(&mut self) -> Result<()> {
+        let Some((i, _)) = self
+            .writers
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, w)| w.last_used)
+        else {
+            return Ok(());
+        };
+        let w = self.writers.swap_remove(i);
+        let name = w.part.name.clone();
+        let mut writer = w.writer;
+        if w.dirty {
+            writer.commit().map_err(|e| StoreError::index(&name, e))?;
+            w.part
+                .reader
+                .reload()
+                .map_err(|e| StoreError::index(&name, e))?;
+            self.stats.commits += 1;
+        }
+        writer
+            .wait_merging_threads()
+            .map_err(|e| StoreError::index(&name, e))?;
+        self.stats.writers_evicted += 1;
+        Ok(())
+    }
+
+    fn partition(&mut self, start: i64) -> Result<Arc<Partition>> {
+        if let Some(p) = self
+            .shared
+            .partitions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&start)
+        {
+            return Ok(Arc::clone(p));
+        }
+        let name = partition_name(start);
+        let part = Arc::new(Partition::open(
+            &self.root.join(&name),
+            start,
+            &self.shared.schema,
+        )?);
+        let mut map = self
+            .shared
+            .partitions
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        map.insert(start, Arc::clone(&part));
+        Ok(part)
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // Best effort: an error here has nowhere to go; `close` reports it.
+        let _ = self.commit();
+    }
+}
