@@ -448,7 +448,11 @@ impl Correlator {
                 match &record.kind {
                     RecordKind::Sip(s) => facts.apply_sip(ts, s),
                     RecordKind::Channel(ch) => facts.apply_channel(ts, ch),
-                    RecordKind::Log(_) => {}
+                    RecordKind::Log(l) => {
+                        if let Some(d) = l.direction {
+                            facts.apply_direction(d);
+                        }
+                    }
                 }
             }
         }

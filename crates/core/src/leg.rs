@@ -252,12 +252,7 @@ impl LegFacts {
             _ => {}
         }
         if let Some(d) = ch.direction {
-            // A channel has one direction; should two ever disagree, inbound wins
-            // whatever the order.
-            self.direction = Some(match (self.direction, d) {
-                (Some(Direction::Inbound), _) | (_, Direction::Inbound) => Direction::Inbound,
-                _ => Direction::Outbound,
-            });
+            self.apply_direction(d);
         }
         if let Some(s) = ch.sip_term_status {
             self.term_status = self.term_status.max(Some(s));
@@ -288,6 +283,15 @@ impl LegFacts {
                 self.quality = Some(Box::new((ts, ch.quality)));
             }
         }
+    }
+
+    /// A channel has one direction; should two reports ever disagree, inbound
+    /// wins whatever the order.
+    pub(crate) fn apply_direction(&mut self, d: Direction) {
+        self.direction = Some(match (self.direction, d) {
+            (Some(Direction::Inbound), _) | (_, Direction::Inbound) => Direction::Inbound,
+            _ => Direction::Outbound,
+        });
     }
 
     fn offer_numbers(&mut self, rank: u8, ts: i64, from: Option<&str>, to: Option<&str>) {

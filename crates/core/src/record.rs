@@ -581,6 +581,11 @@ pub struct LogRecord {
     pub call_id_hint: Option<CallId>,
     /// `Originate Resulted in Success: [...] Peer UUID: U`: the channel bridged to U.
     pub peer_uuid: Option<ChannelUuid>,
+    /// The channel's direction when the line tells it: `receiving invite` is an
+    /// inbound channel, `sending invite` an outbound one. Lets a log alone give
+    /// legs their A/B roles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
 }
 
 impl LogRecord {
@@ -594,6 +599,7 @@ impl LogRecord {
             text: text.into(),
             call_id_hint: None,
             peer_uuid: None,
+            direction: None,
         }
     }
 }

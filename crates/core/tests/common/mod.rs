@@ -282,6 +282,11 @@ pub fn log_records(path: &str, node: &str) -> Vec<Record> {
             && (rest.contains("receiving invite") || rest.contains("sending invite"))
         {
             rec.call_id_hint = Some(CallId::from(cid.trim()));
+            rec.direction = Some(if rest.contains("receiving invite") {
+                Direction::Inbound
+            } else {
+                Direction::Outbound
+            });
         }
         if let Some(peer) = rest.split("Peer UUID: ").nth(1) {
             rec.peer_uuid = Some(ChannelUuid::from(peer.trim()));
