@@ -36,6 +36,12 @@ if [ -z "${SKIP_INSTALL:-}" ]; then
     $SUDO systemctl stop "$svc" >/dev/null 2>&1 || true
     $SUDO pkill -x "$svc" >/dev/null 2>&1 || true
   done
+  # node and npm run Grafana's LogQL grammar over the dashboards.
+  if ! command -v npm >/dev/null 2>&1; then
+    step "installing nodejs and npm"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
   if ! command -v cargo-fuzz >/dev/null 2>&1; then
     step "installing cargo-fuzz"
     cargo install cargo-fuzz --locked --quiet
@@ -53,12 +59,16 @@ cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.log
 test "${PIPESTATUS[0]}" -eq 0
 
 step "benchmarks build (timings are reported, never asserted)"
-cargo bench --workspace --no-run --quiet
+# The dev profile proves every bench compiles and links while reusing the test
+# build; BENCHMARKS.md has the optimised runs and their figures.
+cargo build --workspace --benches --quiet
 
 step "fuzz targets: build and run ${FUZZ_SECONDS}s each"
 # cargo-fuzz needs nightly-only flags (sanitizers); RUSTC_BOOTSTRAP lets the
 # pinned stable compiler accept them, so no second toolchain is needed.
 export RUSTC_BOOTSTRAP=1
+# One target directory for every fuzz workspace: their dependencies are shared.
+export CARGO_TARGET_DIR="$PWD/target/fuzz"
 fuzz_failed=0
 for dir in crates/*/fuzz; do
   [ -d "$dir/fuzz_targets" ] || continue
@@ -84,4 +94,5 @@ done
 test "$fuzz_failed" -eq 0
 
 step "summary"
+unset CARGO_TARGET_DIR
 grep -E "^test result:" target/test-output.log | awk '{p+=$4; f+=$6; i+=$8} END {printf "%d passed, %d failed\n", p, f}'

@@ -135,6 +135,10 @@ pub struct FslogConfig {
     /// Time zone the log's timestamps are written in: `local`, an IANA name or `UTC`.
     #[serde(default = "default_timezone")]
     pub timezone: String,
+    /// With no saved position, read the file from its start (default: from its
+    /// end, so adding callweave to a node does not ingest months of old logs).
+    #[serde(default)]
+    pub from_beginning: bool,
 }
 
 fn default_timezone() -> String {
@@ -147,12 +151,22 @@ fn default_timezone() -> String {
 pub struct CorrelationConfig {
     /// SIP headers that name the Call-ID of a related leg.
     pub headers: Vec<String>,
+    /// Calls kept in memory; past it the least recently active is evicted and counted.
+    pub max_active_calls: usize,
+    /// A call with no new record for this long leaves memory.
+    pub idle_ttl: String,
+    /// An ended call stays in memory this long for late retransmissions and events,
+    /// then its KPIs are counted and its summary indexed.
+    pub linger: String,
 }
 
 impl Default for CorrelationConfig {
     fn default() -> Self {
         Self {
             headers: default_correlation_headers(),
+            max_active_calls: 100_000,
+            idle_ttl: "4h".to_owned(),
+            linger: "30s".to_owned(),
         }
     }
 }
@@ -204,7 +218,7 @@ impl Default for HttpConfig {
 }
 
 /// `[loki]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LokiConfig {
     /// Base URL of Loki, e.g. `http://127.0.0.1:3100`.
@@ -212,12 +226,55 @@ pub struct LokiConfig {
     /// Tenant sent as `X-Scope-OrgID`; empty = none.
     #[serde(default)]
     pub tenant: String,
+    /// Basic auth user (with `password_env`).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Environment variable holding the basic auth password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// Environment variable holding a bearer token (instead of basic auth).
+    #[serde(default)]
+    pub bearer_token_env: Option<String>,
+    /// Batch size limit (uncompressed protobuf), at most 4 MiB.
+    #[serde(default = "default_loki_batch")]
+    pub batch_max_bytes: String,
+    /// A batch is sent at the latest this long after its first entry.
+    #[serde(default = "default_loki_age")]
+    pub batch_max_age: String,
+    /// Timeout of one push request.
+    #[serde(default = "default_loki_timeout")]
+    pub timeout: String,
     /// Directory for batches that could not be delivered.
     #[serde(default = "default_spool_dir")]
     pub spool_dir: PathBuf,
     /// Upper bound of the spool; the oldest batches are dropped past it.
     #[serde(default = "default_spool_max")]
     pub spool_max_bytes: String,
+}
+
+impl std::fmt::Debug for LokiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LokiConfig")
+            .field("url", &"<see config>")
+            .field("tenant", &self.tenant)
+            .field("username", &self.username)
+            .field("password_env", &self.password_env)
+            .field("bearer_token_env", &self.bearer_token_env)
+            .field("spool_dir", &self.spool_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+fn default_loki_batch() -> String {
+    "1MiB".to_owned()
+}
+
+fn default_loki_age() -> String {
+    "1s".to_owned()
+}
+
+fn default_loki_timeout() -> String {
+    "10s".to_owned()
 }
 
 fn default_spool_dir() -> PathBuf {
@@ -247,12 +304,18 @@ pub struct Settings {
     pub max_inflated_payload: usize,
     /// Correlation header names.
     pub correlation_headers: Vec<String>,
+    /// Correlator limits.
+    pub correlator: callweave_core::Config,
     /// Data directory.
     pub data_dir: PathBuf,
     /// Index retention.
     pub retention: Duration,
     /// HTTP listen address.
     pub http_listen: SocketAddr,
+    /// Bearer token required by the API (`/api/...`), if configured.
+    pub api_token: Option<String>,
+    /// Loki push client configuration, if `[loki]` is present.
+    pub loki: Option<callweave_loki::LokiConfig>,
     /// The raw configuration, for the parts validated by their own components.
     pub raw: Config,
 }
@@ -310,26 +373,49 @@ impl Config {
                 bail!("esl[{i}].password_env: environment variable {var} is not set");
             }
         }
+        for (i, f) in self.fslog.iter().enumerate() {
+            if f.path.as_os_str().is_empty() {
+                bail!("fslog[{i}].path: must not be empty");
+            }
+            callweave_fslog::LogClock::from_config(&f.timezone)
+                .map_err(|e| anyhow::anyhow!("fslog[{i}].timezone: {e}"))?;
+        }
         for h in &self.correlation.headers {
             if h.is_empty() || !h.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
                 bail!("correlation.headers: {h:?} is not a valid header name");
             }
         }
+        if self.correlation.max_active_calls == 0 {
+            bail!("correlation.max_active_calls: must be at least 1");
+        }
+        let correlator = callweave_core::Config {
+            max_active_calls: self.correlation.max_active_calls,
+            idle_ttl: parse_duration("correlation.idle_ttl", &self.correlation.idle_ttl)?,
+            linger_after_end: parse_duration("correlation.linger", &self.correlation.linger)?,
+            ..callweave_core::Config::default()
+        };
         let retention = parse_duration("store.retention", &self.store.retention)?;
         let http_listen = self
             .http
             .listen
             .parse()
             .with_context(|| format!("http.listen: {:?} is not ip:port", self.http.listen))?;
-        if let Some(loki) = &self.loki {
-            if !(loki.url.starts_with("http://") || loki.url.starts_with("https://")) {
-                bail!(
-                    "loki.url: {:?} must start with http:// or https://",
-                    loki.url
-                );
+        let api_token = if self.http.token_env.is_empty() {
+            None
+        } else {
+            let var = &self.http.token_env;
+            let token = std::env::var(var).with_context(|| {
+                format!("http.token_env: environment variable {var} is not set")
+            })?;
+            if token.is_empty() {
+                bail!("http.token_env: environment variable {var} is empty");
             }
-            parse_size("loki.spool_max_bytes", &loki.spool_max_bytes)?;
-        }
+            Some(token)
+        };
+        let loki_settings = match &self.loki {
+            None => None,
+            Some(l) => Some(loki_config(l)?),
+        };
         Ok(Settings {
             node,
             hep_udp,
@@ -339,11 +425,54 @@ impl Config {
             tcp_max_connections: self.hep.tcp_max_connections,
             max_inflated_payload,
             correlation_headers: self.correlation.headers.clone(),
+            correlator,
             data_dir: self.store.data_dir.clone(),
             retention,
             http_listen,
+            api_token,
+            loki: loki_settings,
             raw: self,
         })
+    }
+}
+
+fn loki_config(l: &LokiConfig) -> anyhow::Result<callweave_loki::LokiConfig> {
+    if !(l.url.starts_with("http://") || l.url.starts_with("https://")) {
+        bail!("loki.url: must start with http:// or https://");
+    }
+    let env = |key: &str, var: &str| {
+        std::env::var(var)
+            .with_context(|| format!("loki.{key}: environment variable {var} is not set"))
+    };
+    let mut cfg = callweave_loki::LokiConfig::new(l.url.clone(), l.spool_dir.clone());
+    cfg.tenant = Some(l.tenant.clone()).filter(|t| !t.is_empty());
+    cfg.auth = match (&l.username, &l.password_env, &l.bearer_token_env) {
+        (_, _, Some(var)) => callweave_loki::Auth::Bearer(env("bearer_token_env", var)?),
+        (Some(user), Some(var), None) => callweave_loki::Auth::Basic {
+            user: user.clone(),
+            pass: env("password_env", var)?,
+        },
+        (Some(_), None, None) => bail!("loki.username: needs password_env"),
+        (None, Some(_), None) => bail!("loki.password_env: needs username"),
+        (None, None, None) => callweave_loki::Auth::None,
+    };
+    cfg.batch_max_bytes = parse_size("loki.batch_max_bytes", &l.batch_max_bytes)?;
+    cfg.batch_max_age = parse_duration_ms("loki.batch_max_age", &l.batch_max_age)?;
+    cfg.timeout = parse_duration_ms("loki.timeout", &l.timeout)?;
+    cfg.spool_max_bytes = parse_size("loki.spool_max_bytes", &l.spool_max_bytes)? as u64;
+    cfg.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(cfg)
+}
+
+/// Like [`parse_duration`], also accepting `ms` (e.g. `500ms`).
+fn parse_duration_ms(key: &str, text: &str) -> anyhow::Result<Duration> {
+    match text.trim().strip_suffix("ms") {
+        Some(n) => n
+            .trim()
+            .parse::<u64>()
+            .map(Duration::from_millis)
+            .with_context(|| format!("{key}: {text:?} is not a duration like 500ms or 1s")),
+        None => parse_duration(key, text),
     }
 }
 

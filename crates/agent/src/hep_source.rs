@@ -128,6 +128,9 @@ impl HepIngest {
             },
         };
         inner.metrics.sip_messages.get_or_create(&label).inc();
+        if let Some(code) = sip.status {
+            inner.metrics.kpis.response(label.method, code);
+        }
         let record = Record::new(packet.timestamp_micros(), node, RecordKind::Sip(sip));
         match inner.out.try_send(record) {
             Ok(()) => {}

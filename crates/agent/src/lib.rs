@@ -16,11 +16,15 @@
 //! # Ok(()) }
 //! ```
 
+pub mod api;
 pub mod config;
+pub mod esl_source;
+pub mod fslog_source;
 pub mod hep_source;
 pub mod http;
+pub mod kpi;
 pub mod metrics;
-mod pipeline;
+pub mod pipeline;
 mod ratelimit;
 pub mod sip_record;
 
@@ -40,6 +44,8 @@ use crate::metrics::Metrics;
 /// Capacity of the queue between collectors and the pipeline. Full = newest
 /// record dropped and counted (`callweave_dropped_total{stage="pipeline"}`).
 pub const PIPELINE_QUEUE: usize = 65_536;
+/// Capacity of the queue between the pipeline and the Loki pusher.
+pub const LOKI_QUEUE: usize = 65_536;
 
 /// A started agent.
 #[derive(Debug)]
@@ -54,13 +60,15 @@ pub struct RunningAgent {
     pub metrics: Metrics,
     shutdown: watch::Sender<bool>,
     collectors: JoinSet<()>,
-    pipeline: tokio::task::JoinHandle<()>,
+    pipeline: std::thread::JoinHandle<()>,
     http_task: tokio::task::JoinHandle<()>,
+    loki_task: Option<tokio::task::JoinHandle<()>>,
+    loki_shutdown: Option<watch::Sender<bool>>,
 }
 
 /// Binds every listener and starts every task.
 pub async fn start(settings: Settings) -> anyhow::Result<RunningAgent> {
-    let metrics = Metrics::default();
+    let metrics = Metrics::new(&settings.node);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (record_tx, record_rx) = mpsc::channel(PIPELINE_QUEUE);
     let node: Arc<str> = Arc::from(settings.node.as_str());
@@ -117,15 +125,79 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningAgent> {
             shutdown_rx.clone(),
         ));
     }
+    for f in &settings.raw.fslog {
+        let cfg =
+            fslog_source::tail_config(&f.path, &f.timezone, f.from_beginning, &settings.data_dir)?;
+        if let Some(dir) = cfg.positions_file.as_ref().and_then(|p| p.parent()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        collectors.spawn(fslog_source::run(
+            cfg,
+            f.path.display().to_string(),
+            node.clone(),
+            record_tx.clone(),
+            metrics.fslog.clone(),
+            shutdown_rx.clone(),
+        ));
+    }
+    for (i, esl) in settings.raw.esl.iter().enumerate() {
+        let cfg = esl_source::client_config(esl, i)?;
+        collectors.spawn(esl_source::run(
+            cfg,
+            node.clone(),
+            record_tx.clone(),
+            metrics.esl.clone(),
+            shutdown_rx.clone(),
+        ));
+    }
     drop(ingest);
     drop(record_tx);
 
-    let pipeline = tokio::spawn(pipeline::run(record_rx, metrics.clone()));
+    let store = callweave_store::Store::open(
+        settings.data_dir.join("index"),
+        callweave_store::StoreOptions {
+            retention: settings.retention,
+            ..Default::default()
+        },
+    )
+    .with_context(|| format!("cannot open the index in {}", settings.data_dir.display()))?;
+    let store_reader = store.reader();
+    let mut registry = metrics.registry();
+    let (loki_tx, loki_task, loki_shutdown) = match &settings.loki {
+        Some(cfg) => {
+            let loki_metrics = callweave_loki::LokiMetrics::new(&mut registry);
+            let pusher = callweave_loki::LokiPusher::new(cfg.clone(), loki_metrics)
+                .context("cannot start the Loki client")?;
+            let (tx, rx) = mpsc::channel(LOKI_QUEUE);
+            // Its own shutdown signal, sent after the pipeline has drained into it.
+            let (stop_tx, stop_rx) = watch::channel(false);
+            let task = tokio::spawn(pusher.run(rx, stop_rx));
+            (Some(tx), Some(task), Some(stop_tx))
+        }
+        None => (None, None, None),
+    };
+    let pipeline = pipeline::Pipeline {
+        rx: record_rx,
+        handle: tokio::runtime::Handle::current(),
+        metrics: metrics.clone(),
+        kpis: Arc::new(metrics.kpis.clone()),
+        correlator: callweave_core::Correlator::new(settings.correlator.clone()),
+        store,
+        loki: loki_tx,
+        node: node.clone(),
+    };
+    let pipeline = std::thread::Builder::new()
+        .name("callweave-pipeline".to_owned())
+        .spawn(move || pipeline.run())
+        .context("cannot start the pipeline thread")?;
 
     let ready = Arc::new(AtomicBool::new(false));
     let state = http::HttpState {
-        registry: Arc::new(metrics.registry()),
+        registry: Arc::new(registry),
         ready: ready.clone(),
+        store: store_reader,
+        token: settings.api_token.clone(),
     };
     let app = http::router(state);
     let mut http_shutdown = shutdown_rx.clone();
@@ -149,19 +221,36 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningAgent> {
         collectors,
         pipeline,
         http_task,
+        loki_task,
+        loki_shutdown,
     })
 }
 
 impl RunningAgent {
     /// Stops the collectors, drains the pipeline, stops HTTP. Bounded in time.
-    pub async fn shutdown(mut self) {
-        let _ = self.shutdown.send(true);
+    pub async fn shutdown(self) {
+        let RunningAgent {
+            shutdown,
+            mut collectors,
+            pipeline,
+            http_task,
+            loki_task,
+            loki_shutdown,
+            ..
+        } = self;
+        let _ = shutdown.send(true);
         // Collectors hold the record senders; once they are gone the pipeline
-        // drains what is queued and ends.
-        let drain = async {
-            while self.collectors.join_next().await.is_some() {}
-            let _ = (&mut self.pipeline).await;
-            let _ = (&mut self.http_task).await;
+        // drains what is queued, writes the calls in memory, commits and ends.
+        let drain = async move {
+            while collectors.join_next().await.is_some() {}
+            let _ = tokio::task::spawn_blocking(move || pipeline.join()).await;
+            if let Some(stop) = loki_shutdown {
+                let _ = stop.send(true);
+            }
+            if let Some(task) = loki_task {
+                let _ = task.await;
+            }
+            let _ = http_task.await;
         };
         if tokio::time::timeout(Duration::from_secs(10), drain)
             .await

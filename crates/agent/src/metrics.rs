@@ -48,8 +48,10 @@ pub struct SourceLabel {
 }
 
 /// All agent metrics. Cheap to clone (every metric is an `Arc` inside).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Metrics {
+    /// Call KPIs.
+    pub kpis: crate::kpi::Kpis,
     /// HEP packets received, before validation, by transport.
     pub hep_packets: Family<TransportLabel, Counter>,
     /// HEP packets rejected, by reason.
@@ -64,11 +66,63 @@ pub struct Metrics {
     pub hep_tcp_connections: Gauge,
     /// Records waiting in the pipeline queue.
     pub queue_depth: Gauge,
+    /// Index commit duration.
+    pub index_commit: prometheus_client::metrics::histogram::Histogram,
+    /// Calls in the correlator's memory and per-call memory are in the KPIs;
+    /// records indexed per kind are here.
+    pub indexed: Family<SourceLabel, Counter>,
+    /// Log tailers.
+    pub fslog: crate::fslog_source::FslogMetrics,
+    /// Event sockets.
+    pub esl: crate::esl_source::EslMetrics,
 }
 
 impl Metrics {
-    /// Registers every metric in a new registry.
+    /// Metrics of an agent whose node is `node`.
+    pub fn new(node: &str) -> Self {
+        Self {
+            kpis: crate::kpi::Kpis::new(node),
+            hep_packets: Family::default(),
+            hep_decode_errors: Family::default(),
+            sip_messages: Family::default(),
+            dropped: Family::default(),
+            records: Family::default(),
+            hep_tcp_connections: Gauge::default(),
+            queue_depth: Gauge::default(),
+            index_commit: prometheus_client::metrics::histogram::Histogram::new(
+                prometheus_client::metrics::histogram::exponential_buckets(0.001, 2.0, 14),
+            ),
+            indexed: Family::default(),
+            fslog: crate::fslog_source::FslogMetrics::default(),
+            esl: crate::esl_source::EslMetrics::default(),
+        }
+    }
+
+    /// Registers every metric in a new registry, with the series of the fixed
+    /// label sets created at 0.
     pub fn registry(&self) -> Registry {
+        for kind in callweave_hep::ErrorKind::ALL {
+            let _ = self.hep_decode_errors.get_or_create(&ReasonLabel {
+                reason: kind.as_str(),
+            });
+        }
+        for reason in ["auth", "not_sip", "sip_parse", "tcp_connection_limit"] {
+            let _ = self
+                .hep_decode_errors
+                .get_or_create(&ReasonLabel { reason });
+        }
+        for transport in ["udp", "tcp"] {
+            let _ = self
+                .hep_packets
+                .get_or_create(&TransportLabel { transport });
+        }
+        for stage in ["pipeline", "index", "loki_queue", "correlator_evicted"] {
+            let _ = self.dropped.get_or_create(&StageLabel { stage });
+        }
+        for source in ["sip", "esl", "log"] {
+            let _ = self.records.get_or_create(&SourceLabel { source });
+        }
+        self.kpis.precreate();
         let mut r = Registry::default();
         r.register(
             "callweave_hep_packets",
@@ -105,6 +159,19 @@ impl Metrics {
             "Records waiting in the pipeline queue",
             self.queue_depth.clone(),
         );
+        r.register(
+            "callweave_index_commit_seconds",
+            "Time to commit the local index",
+            self.index_commit.clone(),
+        );
+        r.register(
+            "callweave_indexed_records",
+            "Records written to the local index, by source",
+            self.indexed.clone(),
+        );
+        self.fslog.register(&mut r);
+        self.esl.register(&mut r);
+        self.kpis.register(&mut r);
         r
     }
 

@@ -2,6 +2,9 @@
 //!
 //! - `callweave agent [--config FILE]` runs the collector.
 //! - `callweave replay FILE --to udp://HOST:PORT` sends a capture's SIP as HEPv3.
+//! - `callweave trace ID` shows one call (every leg, a SIP ladder with FreeSWITCH
+//!   events and logs interleaved) from an agent's index.
+//! - `callweave calls` lists calls by number, time range, outcome and node.
 //! - `callweave check-config FILE` validates a configuration without starting.
 
 use std::path::PathBuf;
@@ -10,7 +13,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+mod calls;
+mod client;
+mod render;
 mod replay;
+mod trace;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -35,6 +42,15 @@ enum Command {
     /// Send the SIP messages of a pcap/pcapng capture as HEPv3 (a capture of HEP
     /// packets is forwarded as-is).
     Replay(replay::ReplayArgs),
+    /// Show one call: every leg, and a SIP ladder with FreeSWITCH events interleaved.
+    ///
+    /// Asks an agent (`--agent`) for the call that a Call-ID, channel UUID or
+    /// correlation id belongs to, and prints a legs table and one time-ordered
+    /// ladder across the SIP endpoints of both legs, FreeSWITCH events (and, with
+    /// `--logs`, log lines) interleaved.
+    Trace(trace::TraceArgs),
+    /// List indexed calls, newest first, by number, time range, outcome and node.
+    Calls(calls::CallsArgs),
     /// Validate a configuration file and print the settings it yields.
     CheckConfig {
         /// Configuration file (TOML).
@@ -70,6 +86,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runtime.block_on(callweave_agent::run_until_signal(settings))
         }
         Command::Replay(args) => replay::run(args),
+        Command::Trace(args) => trace::run(args),
+        Command::Calls(args) => calls::run(args),
         Command::CheckConfig { file } => {
             let settings = callweave_agent::config::Config::from_file(&file)?
                 .build()

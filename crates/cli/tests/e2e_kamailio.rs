@@ -93,6 +93,81 @@ async fn kamailio_mirrors_to_agent(transport: &str) {
     agent.shutdown().await;
 }
 
+/// Kamailio with `topoh` (`mask_callid=1`) rewrites the B-leg Call-ID and adds
+/// `X-CID: <A-leg Call-ID>` to the INVITE it relays: the agent must join each
+/// A-leg with its masked B-leg by the header rule, and keep calls apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kamailio_topoh_legs_are_joined_by_the_x_cid_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = start_agent("", &dir.path().join("data")).await;
+    let hep = format!("udp:{}", agent.hep_udp[0]);
+    let workdir = dir.path().join("kamailio");
+    std::fs::create_dir_all(&workdir).unwrap();
+    let summary = tokio::task::spawn_blocking(move || run_harness(&hep, "topoh", &workdir))
+        .await
+        .unwrap();
+    assert_eq!(summary["b_call_ids_masked"], "yes");
+    let pairs: Vec<(String, String)> = summary["call_id_map"]
+        .split(',')
+        .filter_map(|p| p.split_once('='))
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .collect();
+    assert_eq!(pairs.len(), 15, "{summary:?}");
+    let http = agent.http;
+    for (a, b) in &pairs {
+        assert_ne!(a, b);
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        let trace = loop {
+            let path = format!("/api/v1/trace/{}", urlencode(a));
+            let (status, body) = tokio::task::spawn_blocking(move || http_get(http, &path))
+                .await
+                .unwrap();
+            if status == 200 {
+                let t: callweave_agent::api::TraceResponse = serde_json::from_str(&body).unwrap();
+                if t.legs.len() >= 2 || std::time::Instant::now() > deadline {
+                    break t;
+                }
+            } else {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "trace {a}: {status} {body}"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
+        let ids: Vec<&str> = trace
+            .legs
+            .iter()
+            .filter_map(|l| l.call_id.as_deref())
+            .collect();
+        assert_eq!(ids.len(), 2, "{a}: {:#?}", trace.legs);
+        assert!(
+            ids.contains(&a.as_str()) && ids.contains(&b.as_str()),
+            "{a}: {ids:?}"
+        );
+        assert!(
+            trace.links.iter().any(|l| l.rule == "header"
+                && [&l.a, &l.b].contains(&a)
+                && [&l.a, &l.b].contains(&b)),
+            "{a}: {:?}",
+            trace.links
+        );
+        // No other call's Call-ID in this trace.
+        for (other_a, other_b) in &pairs {
+            if other_a != a {
+                assert!(
+                    !trace
+                        .records
+                        .iter()
+                        .any(|r| r.call_id.as_deref() == Some(other_a.as_str())
+                            || r.call_id.as_deref() == Some(other_b.as_str()))
+                );
+            }
+        }
+    }
+    agent.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kamailio_siptrace_over_udp_counts_every_message() {
     kamailio_mirrors_to_agent("udp").await;

@@ -122,3 +122,15 @@ pub async fn wait_metrics(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Percent-encodes a path segment (Call-IDs hold `@`, `/`, `%`, …).
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,298 @@
+//! The whole product on real FreeSWITCH output: an agent fed with the HEP that a
+//! FreeSWITCH 1.10 B2BUA sent (replayed from its capture), the event-socket
+//! stream it wrote (served by an in-process ESL server speaking the inbound
+//! protocol), and its log file. Every call's A-leg and B-leg must be joined, no
+//! two calls joined, outcomes and hangup causes right, and a trace by the A-leg
+//! Call-ID and by the B-leg UUID must show the same call.
+//!
+//! Data: `testdata/freeswitch-live/` (see its README.md for how it was captured).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::time::{Duration, Instant};
+
+use callweave_agent::api::TraceResponse;
+use support::*;
+
+/// One row of `calls.tsv`.
+#[derive(Debug)]
+struct Call {
+    a_call_id: String,
+    a_uuid: String,
+    b_call_id: String,
+    b_uuid: String,
+    a_cause: String,
+    b_cause: String,
+}
+
+fn calls_tsv(set: &str) -> Vec<Call> {
+    let text =
+        std::fs::read_to_string(testdata(&format!("freeswitch-live/{set}/calls.tsv"))).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            Call {
+                a_call_id: f[0].to_owned(),
+                a_uuid: f[1].to_owned(),
+                b_call_id: f[2].to_owned(),
+                b_uuid: f[3].to_owned(),
+                a_cause: f[5].split('/').next().unwrap().to_owned(),
+                b_cause: f[6].split('/').next().unwrap().to_owned(),
+            }
+        })
+        .collect()
+}
+
+/// An ESL server on loopback speaking the inbound protocol: auth/request,
+/// `auth ClueCon` → `+OK accepted`, `event json …` → `+OK event listener
+/// enabled json`, then the recorded events of every set, byte for byte, after
+/// the recording's own handshake frames. Keeps the connection open.
+fn fake_esl(sets: &[&str]) -> SocketAddr {
+    let mut stream_bytes = Vec::new();
+    for set in sets {
+        let raw = std::fs::read(testdata(&format!("freeswitch-live/{set}/esl_json.raw"))).unwrap();
+        // Skip the three handshake frames (auth/request and two command/replies),
+        // which have no body: find the first Content-Length frame.
+        let start = find(&raw, b"Content-Length:").unwrap();
+        stream_bytes.extend_from_slice(&raw[start..]);
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let events = stream_bytes.clone();
+            std::thread::spawn(move || {
+                conn.write_all(b"Content-Type: auth/request\n\n").unwrap();
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let auth = read_command(&mut reader);
+                if auth != "auth ClueCon" {
+                    conn.write_all(b"Content-Type: command/reply\nReply-Text: -ERR invalid\n\n")
+                        .unwrap();
+                    return;
+                }
+                conn.write_all(b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n")
+                    .unwrap();
+                let sub = read_command(&mut reader);
+                assert!(sub.starts_with("event json"), "{sub}");
+                conn.write_all(
+                    b"Content-Type: command/reply\nReply-Text: +OK event listener enabled json\n\n",
+                )
+                .unwrap();
+                conn.write_all(&events).unwrap();
+                // Answer keep-alive probes until the agent goes away.
+                loop {
+                    let cmd = read_command(&mut reader);
+                    if cmd.is_empty() {
+                        return;
+                    }
+                    let body = "UP 0 years, 0 days\n";
+                    let reply = format!(
+                        "Content-Type: api/response\nContent-Length: {}\n\n{body}",
+                        body.len()
+                    );
+                    if conn.write_all(reply.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn read_command(reader: &mut impl BufRead) -> String {
+    let mut cmd = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return cmd;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            if cmd.is_empty() {
+                continue;
+            }
+            return cmd;
+        }
+        if cmd.is_empty() {
+            cmd = line.to_owned();
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn get_trace(http: SocketAddr, id: &str) -> (u16, String) {
+    let path = format!("/api/v1/trace/{}", urlencode(id));
+    http_get(http, &path)
+}
+
+/// Polls a trace until it shows `legs` legs (records are searchable after the
+/// next index commit, about a second).
+async fn wait_trace(http: SocketAddr, id: &str, legs: usize) -> TraceResponse {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let id2 = id.to_owned();
+        let (status, body) = tokio::task::spawn_blocking(move || get_trace(http, &id2))
+            .await
+            .unwrap();
+        if status == 200 {
+            let t: TraceResponse = serde_json::from_str(&body).unwrap();
+            let complete = t.legs.len() >= legs
+                && t.legs
+                    .iter()
+                    .all(|l| l.uuid.is_some() && l.call_id.is_some() && l.end.is_some());
+            if complete || Instant::now() > deadline {
+                return t;
+            }
+        } else {
+            assert!(Instant::now() < deadline, "trace {id}: {status} {body}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn freeswitch_b2bua_calls_are_joined_from_hep_esl_and_log() {
+    let sets = ["01-bridged-callid-random", "03-bleg-busy-486"];
+    let dir = tempfile::tempdir().unwrap();
+    // The log of both sets, one after the other, as FreeSWITCH would have written it.
+    let log_path = dir.path().join("freeswitch.log");
+    let mut log = Vec::new();
+    for set in sets {
+        std::fs::File::open(testdata(&format!("freeswitch-live/{set}/freeswitch.log")))
+            .unwrap()
+            .read_to_end(&mut log)
+            .unwrap();
+    }
+    std::fs::write(&log_path, &log).unwrap();
+    let esl = fake_esl(&sets);
+    let extra = format!(
+        "[[esl]]\naddress = \"{esl}\"\npassword = \"ClueCon\"\nformat = \"json\"\n\
+         [[fslog]]\npath = {:?}\ntimezone = \"UTC\"\nfrom_beginning = true\n",
+        log_path.display().to_string()
+    );
+    let agent = start_agent(&extra, &dir.path().join("data")).await;
+    for set in sets {
+        let pcap = testdata(&format!("freeswitch-live/{set}/hep.pcap"));
+        let to = format!("udp://{}", agent.hep_udp[0]);
+        tokio::task::spawn_blocking(move || {
+            callweave(&[
+                "replay",
+                pcap.to_str().unwrap(),
+                "--to",
+                &to,
+                "--no-progress",
+            ])
+        })
+        .await
+        .unwrap();
+    }
+
+    let m = wait_metrics(agent.http, Duration::from_secs(20), |m| {
+        sum(m, "callweave_records_total", &["source=\"sip\""]) >= 89.0
+            && sum(m, "callweave_records_total", &["source=\"esl\""]) > 0.0
+            && sum(m, "callweave_records_total", &["source=\"log\""]) > 0.0
+    })
+    .await;
+    assert_eq!(
+        sum(&m, "callweave_records_total", &["source=\"sip\""]),
+        89.0,
+        "65 + 24 SIP messages"
+    );
+    assert_eq!(sum(&m, "callweave_esl_connected", &[]), 1.0);
+
+    let mut all_ids: Vec<String> = Vec::new();
+    for set in sets {
+        for call in calls_tsv(set) {
+            all_ids.extend([
+                call.a_call_id.clone(),
+                call.a_uuid.clone(),
+                call.b_call_id.clone(),
+                call.b_uuid.clone(),
+            ]);
+        }
+    }
+    for set in sets {
+        for call in calls_tsv(set) {
+            let t = wait_trace(agent.http, &call.a_call_id, 2).await;
+            assert_eq!(t.call, call.a_call_id, "call key is the A-leg Call-ID");
+            assert_eq!(t.legs.len(), 2, "{set} {}: {:#?}", call.a_call_id, t.legs);
+            let a = &t.legs[0];
+            let b = &t.legs[1];
+            assert_eq!(a.role.as_deref(), Some("A"));
+            assert_eq!(a.call_id.as_deref(), Some(call.a_call_id.as_str()));
+            assert_eq!(a.uuid.as_deref(), Some(call.a_uuid.as_str()));
+            assert_eq!(b.role.as_deref(), Some("B"));
+            assert_eq!(b.call_id.as_deref(), Some(call.b_call_id.as_str()));
+            assert_eq!(b.uuid.as_deref(), Some(call.b_uuid.as_str()));
+            assert_eq!(a.hangup_cause.as_deref(), Some(call.a_cause.as_str()));
+            assert_eq!(b.hangup_cause.as_deref(), Some(call.b_cause.as_str()));
+            let expected_outcome = if set.contains("486") {
+                "busy"
+            } else {
+                "answered"
+            };
+            assert_eq!(t.outcome, expected_outcome, "{set} {}", call.a_call_id);
+            if set.contains("486") {
+                assert_eq!(a.status, Some(486));
+            } else {
+                assert_eq!(a.status, Some(200));
+                assert!(a.answer.is_some() && b.answer.is_some());
+            }
+            for rule in ["channel-sip", "other-leg"] {
+                assert!(
+                    t.links.iter().any(|l| l.rule == rule),
+                    "{rule} link missing: {:?}",
+                    t.links
+                );
+            }
+            // Records from every source, in time order.
+            for kind in ["sip", "esl", "log"] {
+                assert!(t.records.iter().any(|r| r.kind == kind), "no {kind} record");
+            }
+            assert!(
+                t.records
+                    .windows(2)
+                    .all(|w| w[0].ts_micros <= w[1].ts_micros)
+            );
+            // No other call's identifiers leak in.
+            let mine = [&call.a_call_id, &call.a_uuid, &call.b_call_id, &call.b_uuid];
+            for r in &t.records {
+                for id in [&r.call_id, &r.uuid].into_iter().flatten() {
+                    assert!(
+                        mine.contains(&id) || !all_ids.contains(id),
+                        "{} leaked into {}",
+                        id,
+                        call.a_call_id
+                    );
+                }
+            }
+            // The same call from the B-leg's side.
+            let tb = wait_trace(agent.http, &call.b_uuid, 2).await;
+            assert_eq!(tb.call, t.call);
+            assert_eq!(tb.legs, t.legs);
+        }
+    }
+
+    // Unknown ids and bad parameters are clear 4xx errors.
+    let http = agent.http;
+    let (s404, body404, s400) = tokio::task::spawn_blocking(move || {
+        let (s, b) = get_trace(http, "no-such-call@nowhere");
+        let (s2, _) = http_get(http, "/api/v1/trace/x?limit=99999999");
+        (s, b, s2)
+    })
+    .await
+    .unwrap();
+    assert_eq!(s404, 404);
+    assert!(body404.contains("\"error\""), "{body404}");
+    assert_eq!(s400, 400);
+    agent.shutdown().await;
+}
