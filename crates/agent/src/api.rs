@@ -4,9 +4,12 @@
 //! Times are given twice: `*_micros` (µs since the epoch, for machines) and an
 //! RFC 3339 UTC string (for people and `jq`).
 
-use callweave_core::graph::CallSummary;
+use std::collections::BTreeSet;
+
+use callweave_core::graph::{CallSummary, Config as CorrelatorConfig, Correlator};
 use callweave_core::leg::{LegSummary, Role};
 use callweave_core::link::Link;
+use callweave_core::record::{CallId, ChannelUuid};
 use callweave_core::record::{Ident, Record, RecordKind, TsMicros};
 use serde::{Deserialize, Serialize};
 
@@ -323,5 +326,65 @@ impl From<&Record> for RecordView {
             }
         }
         v
+    }
+}
+
+/// A call rebuilt from its records: the records are replayed through a fresh
+/// correlator (deterministic: the answer does not depend on arrival order or on
+/// what an agent still holds in memory), legs and outcome come from its summary,
+/// links are the stored ones plus the ones the replay found. Used by the agent's
+/// trace endpoint (records from the index) and by `trace --loki` (records read
+/// back from Loki). `records` must be in time order; `page` describes which of
+/// them the response carries (`page_records`).
+pub fn trace_from_records(
+    id: &str,
+    records: &[Record],
+    stored_links: Vec<LinkView>,
+    fallback_key: Option<&str>,
+    extra_ids: &[Ident],
+    page_records: Vec<RecordView>,
+    page: Page,
+) -> TraceResponse {
+    let mut correlator = Correlator::new(CorrelatorConfig {
+        max_active_calls: 1024,
+        max_idents_per_call: 4096,
+        ..CorrelatorConfig::default()
+    });
+    for r in records {
+        correlator.ingest(r, r.ts_micros);
+    }
+    let summary = [
+        Ident::Call(CallId::from(id)),
+        Ident::Channel(ChannelUuid::from(id)),
+    ]
+    .iter()
+    .chain(extra_ids)
+    .find_map(|i| correlator.call_for(i));
+
+    let mut links = stored_links;
+    let mut legs = Vec::new();
+    let mut call = fallback_key.unwrap_or(id).to_owned();
+    let mut outcome = "in-progress".to_owned();
+    if let Some(s) = &summary {
+        call = s.key.as_str().to_owned();
+        outcome = s.outcome.as_str().to_owned();
+        legs = legs_view(s);
+        links.extend(s.links.iter().map(LinkView::from));
+    }
+    let mut seen = BTreeSet::new();
+    links.retain(|l| {
+        let a = (l.a_kind.clone(), l.a.clone());
+        let b = (l.b_kind.clone(), l.b.clone());
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        seen.insert((lo, hi, l.rule.clone()))
+    });
+    TraceResponse {
+        call,
+        outcome,
+        start: records.first().map(|r| rfc3339(r.ts_micros)),
+        legs,
+        links,
+        records: page_records,
+        page,
     }
 }

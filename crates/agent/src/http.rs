@@ -5,7 +5,6 @@
 //! JSON (`{"error": "..."}`) with a 4xx status for the caller's mistakes; internal
 //! details are logged, not returned.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -16,15 +15,14 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use callweave_core::graph::{Config as CorrelatorConfig, Correlator};
-use callweave_core::record::{CallId, ChannelUuid, Ident, TsMicros};
+use callweave_core::record::TsMicros;
 use callweave_store::{CallFilter, StoreReader, TraceOptions};
 use prometheus_client::registry::Registry;
 use serde::Deserialize;
 
 use crate::api::{
-    CallView, CallsResponse, ErrorBody, LegView, LinkView, Page, RecordView, TraceResponse,
-    legs_view, rfc3339,
+    CallView, CallsResponse, ErrorBody, LinkView, Page, RecordView, TraceResponse, rfc3339,
+    trace_from_records,
 };
 
 /// Records per trace page unless asked otherwise.
@@ -182,9 +180,8 @@ async fn trace(
         .map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
-/// Assembles a trace: the component from the index, its legs rebuilt by replaying
-/// its records through a fresh correlator (deterministic, so the answer does not
-/// depend on what is still in memory), and one page of records.
+/// Assembles a trace: the component from the index, its legs rebuilt from its
+/// records ([`trace_from_records`]), and one page of records.
 pub fn build_trace(
     reader: &StoreReader,
     id: &str,
@@ -203,56 +200,11 @@ pub fn build_trace(
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .ok_or_else(|| ApiError::NotFound(format!("no call found for {id:?}")))?;
 
-    let mut correlator = Correlator::new(CorrelatorConfig {
-        max_active_calls: 1024,
-        max_idents_per_call: 4096,
-        ..CorrelatorConfig::default()
-    });
-    for r in &head.records {
-        correlator.ingest(r, r.ts_micros);
-    }
-    let summary = [
-        Ident::Call(CallId::from(id)),
-        Ident::Channel(ChannelUuid::from(id)),
-    ]
-    .iter()
-    .find_map(|i| correlator.call_for(i))
-    .or_else(|| head.ids.iter().find_map(|i| correlator.call_for(i)));
-
-    let mut links: Vec<LinkView> = head
+    let links: Vec<LinkView> = head
         .links
         .iter()
         .map(|l| LinkView::new(&l.a, &l.b, &l.rule))
         .collect();
-    let mut legs: Vec<LegView> = Vec::new();
-    let mut call = head
-        .call_keys
-        .first()
-        .cloned()
-        .unwrap_or_else(|| id.to_owned());
-    let mut outcome = "in-progress".to_owned();
-    if let Some(s) = &summary {
-        call = s.key.as_str().to_owned();
-        outcome = s.outcome.as_str().to_owned();
-        legs = legs_view(s);
-        links.extend(s.links.iter().map(LinkView::from));
-    }
-    let mut seen = BTreeSet::new();
-    links.retain(|l| {
-        let (a, b) = if (&l.a_kind, &l.a) <= (&l.b_kind, &l.b) {
-            ((&l.a_kind, &l.a), (&l.b_kind, &l.b))
-        } else {
-            ((&l.b_kind, &l.b), (&l.a_kind, &l.a))
-        };
-        seen.insert((
-            a.0.clone(),
-            a.1.clone(),
-            b.0.clone(),
-            b.1.clone(),
-            l.rule.clone(),
-        ))
-    });
-
     let total = usize::try_from(head.total_records).unwrap_or(usize::MAX);
     let records: Vec<RecordView> =
         if offset.saturating_add(limit) <= head.records.len() || head.records.len() >= total {
@@ -276,20 +228,19 @@ pub fn build_trace(
                 .map(|t| t.records.iter().map(RecordView::from).collect())
                 .unwrap_or_default()
         };
-    let start: Option<TsMicros> = head.records.first().map(|r| r.ts_micros);
-    Ok(Json(TraceResponse {
-        call,
-        outcome,
-        start: start.map(rfc3339),
-        legs,
+    Ok(Json(trace_from_records(
+        id,
+        &head.records,
         links,
+        head.call_keys.first().map(String::as_str),
+        &head.ids,
         records,
-        page: Page {
+        Page {
             offset,
             limit,
             total,
         },
-    }))
+    )))
 }
 
 /// `GET /api/v1/calls` parameters.

@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 
 mod calls;
 mod client;
+mod loki_trace;
 mod render;
 mod replay;
 mod trace;

@@ -65,6 +65,16 @@ pub struct TraceArgs {
     /// Fetch every record of the call, however many.
     #[arg(long, conflicts_with = "limit")]
     pub all: bool,
+    /// Rebuild the trace from Loki instead of an agent: every node that ships to
+    /// this Loki, identifiers expanded until no new one appears.
+    #[arg(long, value_name = "URL")]
+    pub loki: Option<String>,
+    /// Loki tenant (`X-Scope-OrgID`), with --loki.
+    #[arg(long, requires = "loki")]
+    pub tenant: Option<String>,
+    /// How far back to search Loki (e.g. 1h, 24h, 7d), with --loki.
+    #[arg(long, default_value = "24h", requires = "loki")]
+    pub since: String,
     /// Records per request.
     #[arg(long, hide = true, default_value_t = DEFAULT_PAGE_SIZE as u64,
           value_parser = clap::value_parser!(u64).range(1..=MAX_PAGE_SIZE as u64))]
@@ -73,11 +83,15 @@ pub struct TraceArgs {
 
 /// Runs `callweave trace`.
 pub fn run(args: TraceArgs) -> anyhow::Result<()> {
-    let client = AgentClient::new(&args.agent)?;
     let id = args.id.trim();
     if id.is_empty() {
         bail!("the call id is empty");
     }
+    if let Some(url) = &args.loki {
+        let trace = crate::loki_trace::fetch(url, args.tenant.as_deref(), &args.since, id)?;
+        return print_trace(&trace, &args);
+    }
+    let client = AgentClient::new(&args.agent)?;
     let cap = if args.all {
         None
     } else {
@@ -94,9 +108,13 @@ pub fn run(args: TraceArgs) -> anyhow::Result<()> {
     else {
         bail!("no call found for {id}");
     };
+    print_trace(&trace, &args)
+}
+
+fn print_trace(trace: &TraceResponse, args: &TraceArgs) -> anyhow::Result<()> {
     let text = match args.format {
         Format::Json => {
-            let mut s = serde_json::to_string_pretty(&trace)?;
+            let mut s = serde_json::to_string_pretty(trace)?;
             s.push('\n');
             s
         }
@@ -112,7 +130,7 @@ pub fn run(args: TraceArgs) -> anyhow::Result<()> {
                 logs: args.logs,
                 wide: args.wide,
             };
-            render::render_trace(&trace, &opts)
+            render::render_trace(trace, &opts)
         }
     };
     render::write_stdout(&text)

@@ -61,6 +61,17 @@ fn serve_conn(conn: TcpStream, stored: &Stored) {
         }
         let mut body = vec![0; content_length];
         reader.read_exact(&mut body).unwrap();
+        if request_line.starts_with("GET /loki/api/v1/query_range") {
+            let answer = query_range(&request_line, stored);
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}",
+                answer.len()
+            );
+            if writer.write_all(reply.as_bytes()).is_err() {
+                return;
+            }
+            continue;
+        }
         assert!(
             request_line.starts_with("POST /loki/api/v1/push"),
             "{request_line}"
@@ -90,6 +101,102 @@ fn serve_conn(conn: TcpStream, stored: &Stored) {
             return;
         }
     }
+}
+
+/// Answers a `query_range` like Loki 3.7 with `categorize-labels`: streams whose
+/// values are `[ns, line, {"structuredMetadata": {...}}]`. The query is the one
+/// `callweave trace --loki` sends, `{job="callweave"} | call_id="X" or uuid="X"
+/// or …`: every predicate names the same value, matched against the metadata.
+fn query_range(request_line: &str, stored: &Stored) -> String {
+    let target = request_line.split_whitespace().nth(1).unwrap();
+    let query = target.split_once('?').unwrap().1;
+    let mut params = BTreeMap::new();
+    for pair in query.split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        params.insert(k.to_owned(), percent_decode(v));
+    }
+    let logql = &params["query"];
+    let value = logql
+        .split('"')
+        .nth(3)
+        .expect("a metadata value in the query")
+        .to_owned();
+    let start: i64 = params
+        .get("start")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let end: i64 = params
+        .get("end")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(i64::MAX);
+    let limit: usize = params
+        .get("limit")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100);
+    let mut hits: Vec<_> = stored
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, ts, _, meta)| {
+            *ts >= start
+                && *ts < end
+                && ["call_id", "uuid", "other_leg_uuid", "call", "correlation"]
+                    .iter()
+                    .any(|k| meta.get(*k) == Some(&value))
+        })
+        .cloned()
+        .collect();
+    hits.sort_by_key(|h| h.1);
+    hits.truncate(limit);
+    let mut by_stream: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+    for (labels, ts, line, meta) in hits {
+        by_stream
+            .entry(labels)
+            .or_default()
+            .push(serde_json::json!([
+                ts.to_string(),
+                line,
+                {"structuredMetadata": meta}
+            ]));
+    }
+    let result: Vec<serde_json::Value> = by_stream
+        .into_iter()
+        .map(|(labels, values)| {
+            let stream: BTreeMap<String, String> = labels
+                .trim_matches(|c| c == '{' || c == '}')
+                .split(", ")
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.trim_matches('"').to_owned()))
+                .collect();
+            serde_json::json!({"stream": stream, "values": values})
+        })
+        .collect();
+    serde_json::json!({"status": "success", "data": {"resultType": "streams", "result": result}})
+        .to_string()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
+                out.push(u8::from_str_radix(hex, 16).unwrap());
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
 }
 
 fn free_port() -> SocketAddr {
@@ -216,4 +323,128 @@ async fn loki_outage_and_agent_restart_lose_and_duplicate_nothing() {
             .any(|(_, _, _, m)| m.get("call_id").map(String::as_str) == Some("1-4274@127.0.0.1")),
         "the A-leg Call-ID of the first call is searchable"
     );
+}
+
+/// `callweave trace --loki` rebuilds a call from Loki alone, across two nodes:
+/// node `sbc` shipped only the SIP of the call (HEP), node `fs` the FreeSWITCH
+/// events (ESL). Loki is the only place where both are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_from_loki_joins_legs_shipped_by_two_nodes() {
+    let stored: Stored = Arc::default();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let loki = listener.local_addr().unwrap();
+    serve_loki(listener, stored.clone());
+    let set = "01-bridged-callid-random";
+    let dir = tempfile::tempdir().unwrap();
+    let loki_toml = |name: &str| {
+        format!(
+            "[loki]\nurl = \"http://{loki}\"\nspool_dir = {:?}\nbatch_max_age = \"200ms\"\n",
+            dir.path().join(name).join("spool").display().to_string()
+        )
+    };
+    let sbc = start_agent(&loki_toml("sbc"), &dir.path().join("sbc")).await;
+    let esl = fake_esl(&[set]);
+    let fs = start_agent(
+        &format!("{}[[esl]]\naddress = \"{esl}\"\n", loki_toml("fs")),
+        &dir.path().join("fs"),
+    )
+    .await;
+    let pcap = testdata(&format!("freeswitch-live/{set}/hep.pcap"));
+    let to = format!("udp://{}", sbc.hep_udp[0]);
+    tokio::task::spawn_blocking(move || {
+        callweave(&[
+            "replay",
+            pcap.to_str().unwrap(),
+            "--to",
+            &to,
+            "--no-progress",
+        ])
+    })
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let (sip, esl) = {
+            let s = stored.lock().unwrap();
+            (
+                s.iter().filter(|e| e.0.contains("source=\"sip\"")).count(),
+                s.iter().filter(|e| e.0.contains("source=\"esl\"")).count(),
+            )
+        };
+        if sip >= 65 && esl >= 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    sbc.shutdown().await;
+    fs.shutdown().await;
+
+    let url = format!("http://{loki}");
+    let out = tokio::task::spawn_blocking(move || {
+        callweave(&[
+            "trace",
+            "1-4274@127.0.0.1",
+            "--loki",
+            &url,
+            "--since",
+            "3650d",
+            "--format",
+            "json",
+        ])
+    })
+    .await
+    .unwrap();
+    let t: callweave_agent::api::TraceResponse = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(t.call, "1-4274@127.0.0.1");
+    let legs: Vec<(Option<&str>, Option<&str>, Option<&str>)> = t
+        .legs
+        .iter()
+        .map(|l| (l.role.as_deref(), l.call_id.as_deref(), l.uuid.as_deref()))
+        .collect();
+    assert_eq!(
+        legs,
+        [
+            (
+                Some("A"),
+                Some("1-4274@127.0.0.1"),
+                Some("d9e73608-5048-4523-aded-4dc2c3f91498")
+            ),
+            (
+                Some("B"),
+                Some("bbd9578d-63eb-1240-a1be-928ecb790f4d"),
+                Some("f059e147-6396-47f7-a85d-5c55f0c977bc")
+            ),
+        ]
+    );
+    // Both sources, both legs' SIP, nothing of the other four calls.
+    assert!(
+        t.records.iter().any(|r| r.kind == "sip"
+            && r.call_id.as_deref() == Some("bbd9578d-63eb-1240-a1be-928ecb790f4d"))
+    );
+    assert!(t.records.iter().any(|r| r.kind == "esl"));
+    assert!(
+        !t.records
+            .iter()
+            .any(|r| r.call_id.as_deref() == Some("2-4274@127.0.0.1"))
+    );
+    assert_eq!(t.outcome, "answered");
+
+    // The text view from Loki is the same ladder as from an agent.
+    let url = format!("http://{loki}");
+    let out = tokio::task::spawn_blocking(move || {
+        callweave(&[
+            "trace",
+            "f059e147-6396-47f7-a85d-5c55f0c977bc",
+            "--loki",
+            &url,
+            "--since",
+            "3650d",
+            "--no-color",
+        ])
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1-4274@127.0.0.1"), "{text}");
+    assert!(text.contains("INVITE"), "{text}");
 }

@@ -10,8 +10,8 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::io::Read;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use callweave_agent::api::TraceResponse;
@@ -45,88 +45,6 @@ fn calls_tsv(set: &str) -> Vec<Call> {
             }
         })
         .collect()
-}
-
-/// An ESL server on loopback speaking the inbound protocol: auth/request,
-/// `auth ClueCon` → `+OK accepted`, `event json …` → `+OK event listener
-/// enabled json`, then the recorded events of every set, byte for byte, after
-/// the recording's own handshake frames. Keeps the connection open.
-fn fake_esl(sets: &[&str]) -> SocketAddr {
-    let mut stream_bytes = Vec::new();
-    for set in sets {
-        let raw = std::fs::read(testdata(&format!("freeswitch-live/{set}/esl_json.raw"))).unwrap();
-        // Skip the three handshake frames (auth/request and two command/replies),
-        // which have no body: find the first Content-Length frame.
-        let start = find(&raw, b"Content-Length:").unwrap();
-        stream_bytes.extend_from_slice(&raw[start..]);
-    }
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { return };
-            let events = stream_bytes.clone();
-            std::thread::spawn(move || {
-                conn.write_all(b"Content-Type: auth/request\n\n").unwrap();
-                let mut reader = BufReader::new(conn.try_clone().unwrap());
-                let auth = read_command(&mut reader);
-                if auth != "auth ClueCon" {
-                    conn.write_all(b"Content-Type: command/reply\nReply-Text: -ERR invalid\n\n")
-                        .unwrap();
-                    return;
-                }
-                conn.write_all(b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n")
-                    .unwrap();
-                let sub = read_command(&mut reader);
-                assert!(sub.starts_with("event json"), "{sub}");
-                conn.write_all(
-                    b"Content-Type: command/reply\nReply-Text: +OK event listener enabled json\n\n",
-                )
-                .unwrap();
-                conn.write_all(&events).unwrap();
-                // Answer keep-alive probes until the agent goes away.
-                loop {
-                    let cmd = read_command(&mut reader);
-                    if cmd.is_empty() {
-                        return;
-                    }
-                    let body = "UP 0 years, 0 days\n";
-                    let reply = format!(
-                        "Content-Type: api/response\nContent-Length: {}\n\n{body}",
-                        body.len()
-                    );
-                    if conn.write_all(reply.as_bytes()).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
-
-fn read_command(reader: &mut impl BufRead) -> String {
-    let mut cmd = String::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return cmd;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            if cmd.is_empty() {
-                continue;
-            }
-            return cmd;
-        }
-        if cmd.is_empty() {
-            cmd = line.to_owned();
-        }
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 fn get_trace(http: SocketAddr, id: &str) -> (u16, String) {
