@@ -4,12 +4,13 @@
 # bounded time each, and builds the benchmarks (timings are never asserted).
 #
 #   scripts/test.sh                 everything (what CI runs)
-#   FUZZ_SECONDS=60 scripts/test.sh longer fuzzing
+#   FUZZ_SECONDS=60 scripts/test.sh longer fuzzing (default 15 s per target)
+#   CALLWEAVE_LOKI_OUTAGE_SECS=10   shorter Loki outage test (default 120 s)
 #   SKIP_INSTALL=1 scripts/test.sh  do not touch packages
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+FUZZ_SECONDS="${FUZZ_SECONDS:-15}"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
