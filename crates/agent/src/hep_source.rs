@@ -185,6 +185,8 @@ const RECV_BATCH: usize = 256;
 /// Receives HEP over UDP until `shutdown` flips.
 pub async fn run_udp(socket: UdpSocket, ingest: HepIngest, mut shutdown: watch::Receiver<bool>) {
     let mut buf = BytesMut::with_capacity(RECV_CHUNK);
+    let mut kernel = KernelDrops::for_socket(&socket);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             r = socket.readable() => {
@@ -193,6 +195,19 @@ pub async fn run_udp(socket: UdpSocket, ingest: HepIngest, mut shutdown: watch::
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
+            }
+            _ = tick.tick() => {
+                if let Some(new) = kernel.as_mut().and_then(KernelDrops::poll)
+                    && new > 0
+                {
+                    ingest.inner.metrics.drop_by("kernel_udp", new);
+                    ingest.inner.log.warn(
+                        "kernel_udp",
+                        format_args!("the kernel dropped {new} HEP datagrams: receive buffer full \
+                            (raise hep.udp_recv_buffer and net.core.rmem_max)"),
+                    );
+                }
+                continue;
             }
             _ = shutdown.changed() => return,
         }
@@ -299,5 +314,87 @@ async fn serve_tcp(
                 }
             }
         }
+    }
+}
+
+/// Datagrams the kernel dropped on one UDP socket because its receive buffer was
+/// full — loss no user-space counter sees. Read from the `drops` column of
+/// `/proc/net/udp{,6}`, found by the socket's inode (Linux only; elsewhere the
+/// metric stays at 0).
+#[derive(Debug)]
+struct KernelDrops {
+    inode: u64,
+    table: &'static str,
+    last: u64,
+}
+
+impl KernelDrops {
+    fn for_socket(socket: &UdpSocket) -> Option<Self> {
+        use std::os::fd::AsRawFd;
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", socket.as_raw_fd())).ok()?;
+        let inode = link
+            .to_str()?
+            .strip_prefix("socket:[")?
+            .strip_suffix(']')?
+            .parse()
+            .ok()?;
+        let table = if socket.local_addr().ok()?.is_ipv4() {
+            "/proc/net/udp"
+        } else {
+            "/proc/net/udp6"
+        };
+        let mut me = Self {
+            inode,
+            table,
+            last: 0,
+        };
+        me.last = me.read()?;
+        Some(me)
+    }
+
+    fn read(&self) -> Option<u64> {
+        let text = std::fs::read_to_string(self.table).ok()?;
+        kernel_drops_of(&text, self.inode)
+    }
+
+    /// Drops since the previous poll.
+    fn poll(&mut self) -> Option<u64> {
+        let now = self.read()?;
+        let new = now.saturating_sub(self.last);
+        self.last = now;
+        Some(new)
+    }
+}
+
+/// The `drops` column (the last) of the `/proc/net/udp` line whose inode column
+/// (the tenth) is `inode`.
+fn kernel_drops_of(table: &str, inode: u64) -> Option<u64> {
+    table.lines().skip(1).find_map(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let ino: u64 = cols.get(9)?.parse().ok()?;
+        (ino == inode).then(|| cols.last()?.parse().ok()).flatten()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drops_column_is_found_by_inode() {
+        let table = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+ 1105: 0100007F:2364 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 91824 2 0000000000000000 17
+ 1106: 0100007F:2365 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 91830 2 0000000000000000 0
+";
+        assert_eq!(kernel_drops_of(table, 91824), Some(17));
+        assert_eq!(kernel_drops_of(table, 91830), Some(0));
+        assert_eq!(kernel_drops_of(table, 1), None);
+    }
+
+    #[tokio::test]
+    async fn a_bound_socket_is_found_in_proc() {
+        let socket = bind_udp("127.0.0.1:0".parse().unwrap(), 1 << 16).unwrap();
+        let mut k = KernelDrops::for_socket(&socket).expect("socket in /proc/net/udp");
+        assert_eq!(k.poll(), Some(0));
     }
 }

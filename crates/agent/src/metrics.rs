@@ -116,7 +116,13 @@ impl Metrics {
                 .hep_packets
                 .get_or_create(&TransportLabel { transport });
         }
-        for stage in ["pipeline", "index", "loki_queue", "correlator_evicted"] {
+        for stage in [
+            "kernel_udp",
+            "pipeline",
+            "index",
+            "loki_queue",
+            "correlator_evicted",
+        ] {
             let _ = self.dropped.get_or_create(&StageLabel { stage });
         }
         for source in ["sip", "esl", "log"] {
@@ -180,6 +186,11 @@ impl Metrics {
         self.hep_decode_errors
             .get_or_create(&ReasonLabel { reason })
             .inc();
+    }
+
+    /// Counts `n` dropped items at `stage`.
+    pub fn drop_by(&self, stage: &'static str, n: u64) {
+        self.dropped.get_or_create(&StageLabel { stage }).inc_by(n);
     }
 
     /// Counts dropped work at `stage`.
