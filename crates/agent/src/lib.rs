@@ -43,9 +43,12 @@ use crate::metrics::Metrics;
 
 /// Capacity of the queue between collectors and the pipeline. Full = newest
 /// record dropped and counted (`callweave_dropped_total{stage="pipeline"}`).
-pub const PIPELINE_QUEUE: usize = 65_536;
-/// Capacity of the queue between the pipeline and the Loki pusher.
-pub const LOKI_QUEUE: usize = 65_536;
+/// About half a second at the measured zero-loss rate; larger queues only held
+/// more memory under overload (BENCHMARKS.md: 708 MiB with 64 Ki per queue).
+pub const PIPELINE_QUEUE: usize = 16_384;
+/// Capacity of the queue between the pipeline and the Loki pusher (which spools
+/// to disk when Loki is slow).
+pub const LOKI_QUEUE: usize = 16_384;
 
 /// A started agent.
 #[derive(Debug)]
