@@ -73,76 +73,7 @@ fn fake_esl(sets: &[&str], go: Arc<AtomicBool>) -> SocketAddr {
         )
         .as_bytes(),
     );
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { return };
-            let events = stream_bytes.clone();
-            let go = go.clone();
-            std::thread::spawn(move || {
-                let _ = conn.write_all(b"Content-Type: auth/request\n\n");
-                let mut reader = BufReader::new(conn.try_clone().unwrap());
-                if read_command(&mut reader) != "auth ClueCon" {
-                    let _ = conn
-                        .write_all(b"Content-Type: command/reply\nReply-Text: -ERR invalid\n\n");
-                    return;
-                }
-                let _ =
-                    conn.write_all(b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n");
-                let sub = read_command(&mut reader);
-                assert!(sub.starts_with("event json"), "{sub}");
-                let _ = conn.write_all(
-                    b"Content-Type: command/reply\nReply-Text: +OK event listener enabled json\n\n",
-                );
-                while !go.load(Ordering::SeqCst) {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                if conn.write_all(&events).is_err() {
-                    return;
-                }
-                // Answer keep-alive probes until the agent goes away.
-                loop {
-                    if read_command(&mut reader).is_empty() {
-                        return;
-                    }
-                    let body = "UP 0 years, 0 days\n";
-                    let reply = format!(
-                        "Content-Type: api/response\nContent-Length: {}\n\n{body}",
-                        body.len()
-                    );
-                    if conn.write_all(reply.as_bytes()).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
-
-fn read_command(reader: &mut impl BufRead) -> String {
-    let mut cmd = String::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return cmd;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            if cmd.is_empty() {
-                continue;
-            }
-            return cmd;
-        }
-        if cmd.is_empty() {
-            cmd = line.to_owned();
-        }
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    serve_esl(stream_bytes, "json", Some(go))
 }
 
 /// A Loki push endpoint: `POST /loki/api/v1/push` gets 503 the first time (so

@@ -16,8 +16,7 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -25,7 +24,7 @@ use callweave_agent::RunningAgent;
 use callweave_agent::api::TraceResponse;
 use callweave_agent::config::Config;
 use serde::Deserialize;
-use support::{callweave, http_get, sum, testdata, urlencode, wait_metrics};
+use support::{callweave, find, http_get, serve_esl, sum, testdata, urlencode, wait_metrics};
 
 /// Every file name a scenario directory may hold.
 const KNOWN_FILES: &[&str] = &[
@@ -428,77 +427,6 @@ fn esl_frames(input: &str, bytes: &[u8]) -> (Vec<u8>, usize) {
     }
 }
 
-/// An ESL server on loopback speaking the inbound protocol: auth/request,
-/// `auth ClueCon` → `+OK accepted`, `event <format> …` → `+OK event listener
-/// enabled`, then `events`, then answers to keep-alive commands.
-fn fake_esl(events: Vec<u8>, format: &'static str) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { return };
-            let events = events.clone();
-            std::thread::spawn(move || {
-                conn.write_all(b"Content-Type: auth/request\n\n").unwrap();
-                let mut reader = BufReader::new(conn.try_clone().unwrap());
-                if read_command(&mut reader) != "auth ClueCon" {
-                    let _ = conn
-                        .write_all(b"Content-Type: command/reply\nReply-Text: -ERR invalid\n\n");
-                    return;
-                }
-                conn.write_all(b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n")
-                    .unwrap();
-                let sub = read_command(&mut reader);
-                assert!(sub.starts_with(&format!("event {format}")), "{sub}");
-                let ok = format!(
-                    "Content-Type: command/reply\nReply-Text: +OK event listener enabled {format}\n\n"
-                );
-                conn.write_all(ok.as_bytes()).unwrap();
-                conn.write_all(&events).unwrap();
-                loop {
-                    let cmd = read_command(&mut reader);
-                    if cmd.is_empty() {
-                        return;
-                    }
-                    let body = "+OK\n";
-                    let reply = format!(
-                        "Content-Type: api/response\nContent-Length: {}\n\n{body}",
-                        body.len()
-                    );
-                    if conn.write_all(reply.as_bytes()).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
-
-fn read_command(reader: &mut impl BufRead) -> String {
-    let mut cmd = String::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return cmd;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            if cmd.is_empty() {
-                continue;
-            }
-            return cmd;
-        }
-        if cmd.is_empty() {
-            cmd = line.to_owned();
-        }
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
 fn count(hay: &[u8], needle: &[u8]) -> usize {
     hay.windows(needle.len()).filter(|w| *w == needle).count()
 }
@@ -532,7 +460,7 @@ async fn start_agent(s: &Scenario, work: &Path, fed: &mut Fed) -> RunningAgent {
                 let (events, n) = esl_frames(input, &std::fs::read(&path).unwrap());
                 assert!(n > 0, "scenario {}: {input} has no event frame", s.name);
                 fed.esl_frames += n as f64;
-                let addr = fake_esl(events, format);
+                let addr = serve_esl(events, format, None);
                 let _ = writeln!(
                     extra,
                     "[[esl]]\naddress = \"{addr}\"\npassword = \"ClueCon\"\nformat = \"{format}\""

@@ -7,6 +7,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use callweave_agent::RunningAgent;
@@ -135,10 +137,9 @@ pub fn urlencode(s: &str) -> String {
         .collect()
 }
 
-/// An ESL server on loopback speaking the inbound protocol: auth/request,
-/// `auth ClueCon` → `+OK accepted`, `event json …` → `+OK event listener
-/// enabled json`, then the recorded events of every set, byte for byte, after
-/// the recording's own handshake frames. Keeps the connection open.
+/// An ESL server on loopback speaking the inbound protocol with the recorded
+/// JSON event streams of `sets` (`testdata/freeswitch-live/<set>/esl_json.raw`,
+/// after the recording's own handshake frames). See [`serve_esl`].
 pub fn fake_esl(sets: &[&str]) -> SocketAddr {
     let mut stream_bytes = Vec::new();
     for set in sets {
@@ -148,34 +149,50 @@ pub fn fake_esl(sets: &[&str]) -> SocketAddr {
         let start = find(&raw, b"Content-Length:").unwrap();
         stream_bytes.extend_from_slice(&raw[start..]);
     }
+    serve_esl(stream_bytes, "json", None)
+}
+
+/// An ESL server on loopback speaking the inbound protocol: `auth/request`,
+/// `auth ClueCon` → `+OK accepted` (anything else → `-ERR invalid`, closed),
+/// `event <format> …` → `+OK event listener enabled <format>`, then `events`
+/// byte for byte (once `go` is set, if given), then an `api/response` to every
+/// keep-alive command until the client goes away. Every connection gets the
+/// whole stream.
+pub fn serve_esl(events: Vec<u8>, format: &'static str, go: Option<Arc<AtomicBool>>) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             let Ok(mut conn) = conn else { return };
-            let events = stream_bytes.clone();
+            let events = events.clone();
+            let go = go.clone();
             std::thread::spawn(move || {
-                conn.write_all(b"Content-Type: auth/request\n\n").unwrap();
+                let _ = conn.write_all(b"Content-Type: auth/request\n\n");
                 let mut reader = BufReader::new(conn.try_clone().unwrap());
-                let auth = read_command(&mut reader);
-                if auth != "auth ClueCon" {
-                    conn.write_all(b"Content-Type: command/reply\nReply-Text: -ERR invalid\n\n")
-                        .unwrap();
+                if read_command(&mut reader) != "auth ClueCon" {
+                    let _ = conn
+                        .write_all(b"Content-Type: command/reply\nReply-Text: -ERR invalid\n\n");
                     return;
                 }
-                conn.write_all(b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n")
-                    .unwrap();
+                let _ =
+                    conn.write_all(b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n");
                 let sub = read_command(&mut reader);
-                assert!(sub.starts_with("event json"), "{sub}");
-                conn.write_all(
-                    b"Content-Type: command/reply\nReply-Text: +OK event listener enabled json\n\n",
-                )
-                .unwrap();
-                conn.write_all(&events).unwrap();
+                assert!(sub.starts_with(&format!("event {format}")), "{sub}");
+                let ok = format!(
+                    "Content-Type: command/reply\nReply-Text: +OK event listener enabled {format}\n\n"
+                );
+                let _ = conn.write_all(ok.as_bytes());
+                if let Some(go) = go {
+                    while !go.load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                }
+                if conn.write_all(&events).is_err() {
+                    return;
+                }
                 // Answer keep-alive probes until the agent goes away.
                 loop {
-                    let cmd = read_command(&mut reader);
-                    if cmd.is_empty() {
+                    if read_command(&mut reader).is_empty() {
                         return;
                     }
                     let body = "UP 0 years, 0 days\n";
