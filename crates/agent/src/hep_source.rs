@@ -42,6 +42,16 @@ struct Inner {
 const REASON_AUTH: &str = "auth";
 const REASON_NOT_SIP: &str = "not_sip";
 const REASON_SIP_PARSE: &str = "sip_parse";
+const REASON_TCP_LIMIT: &str = "tcp_connection_limit";
+
+/// The rejection reasons this module adds to the HEP decoder's own
+/// (`callweave_hep::ErrorKind`), for pre-creating their metric series.
+pub const REJECT_REASONS: [&str; 4] = [
+    REASON_AUTH,
+    REASON_NOT_SIP,
+    REASON_SIP_PARSE,
+    REASON_TCP_LIMIT,
+];
 
 impl HepIngest {
     /// A new ingest stage sending records to `out`.
@@ -254,9 +264,9 @@ pub async fn run_tcp(
             _ = shutdown.changed() => return,
         };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
-            ingest.inner.metrics.hep_error("tcp_connection_limit");
+            ingest.inner.metrics.hep_error(REASON_TCP_LIMIT);
             ingest.inner.log.warn(
-                "tcp_connection_limit",
+                REASON_TCP_LIMIT,
                 format_args!("refused HEP TCP connection from {peer}: {max_connections} open"),
             );
             drop(stream);

@@ -184,7 +184,6 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningAgent> {
         rx: record_rx,
         handle: tokio::runtime::Handle::current(),
         metrics: metrics.clone(),
-        kpis: Arc::new(metrics.kpis.clone()),
         correlator: callweave_core::Correlator::new(settings.correlator.clone()),
         store,
         loki: loki_tx,

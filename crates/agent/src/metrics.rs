@@ -106,7 +106,7 @@ impl Metrics {
                 reason: kind.as_str(),
             });
         }
-        for reason in ["auth", "not_sip", "sip_parse", "tcp_connection_limit"] {
+        for reason in crate::hep_source::REJECT_REASONS {
             let _ = self
                 .hep_decode_errors
                 .get_or_create(&ReasonLabel { reason });

@@ -15,7 +15,6 @@ use callweave_store::{CallDoc, Store};
 use tokio::sync::mpsc;
 
 use crate::fslog_source::now_micros;
-use crate::kpi::Kpis;
 use crate::metrics::{Metrics, SourceLabel};
 
 /// Records handled per wake-up.
@@ -35,8 +34,6 @@ pub struct Pipeline {
     pub handle: tokio::runtime::Handle,
     /// Pipeline metrics.
     pub metrics: Metrics,
-    /// Call KPIs.
-    pub kpis: Arc<Kpis>,
     /// The correlator.
     pub correlator: Correlator,
     /// The local index.
@@ -84,7 +81,7 @@ impl Pipeline {
                 for call in &ended {
                     self.call_ended(call);
                 }
-                self.kpis.set_active(self.correlator.active_calls());
+                self.metrics.kpis.set_active(self.correlator.active_calls());
             }
             let started = Instant::now();
             match self.store.maybe_commit(now) {
@@ -178,7 +175,7 @@ impl Pipeline {
     }
 
     fn call_ended(&mut self, call: &CallSummary) {
-        self.kpis.call_ended(call);
+        self.metrics.kpis.call_ended(call);
         self.index_call(call);
     }
 
