@@ -70,7 +70,7 @@ impl Pipeline {
             self.metrics.queue_depth.set(self.rx.len() as i64);
             let now = now_micros();
             for record in batch.drain(..) {
-                self.handle_record(&record, now);
+                self.handle_record(record, now);
             }
             if closed {
                 break;
@@ -119,20 +119,21 @@ impl Pipeline {
         tracing::debug!(now, calls = remaining.len(), "pipeline drained");
     }
 
-    fn handle_record(&mut self, record: &Record, now: i64) {
+    /// Correlates and indexes `record`, then hands it (moved, not copied) to Loki.
+    fn handle_record(&mut self, mut record: Record, now: i64) {
         self.metrics
             .records
             .get_or_create(&SourceLabel {
                 source: record.source(),
             })
             .inc();
-        let ingested = self.correlator.ingest(record, now);
+        let ingested = self.correlator.ingest(&record, now);
         for call in &ingested.evicted {
             self.metrics.drop_at("correlator_evicted");
             self.call_ended(call);
         }
         let key = ingested.call.as_ref().map(|k| k.as_str());
-        match self.store.add_record(record, key) {
+        match self.store.add_record(&record, key) {
             Ok(()) => {
                 self.metrics
                     .indexed
@@ -146,15 +147,6 @@ impl Pipeline {
                 tracing::warn!(error = %e, "cannot index a record");
             }
         }
-        if let Some(loki) = &self.loki
-            && loki
-                .try_send((self.for_loki(record), key.map(str::to_owned)))
-                .is_err()
-        {
-            // The pusher spools to disk when Loki is slow; a full queue here
-            // means even the spool cannot keep up.
-            self.metrics.drop_at("loki_queue");
-        }
         for link in &ingested.new_links {
             if let Err(e) =
                 self.store
@@ -164,14 +156,15 @@ impl Pipeline {
                 tracing::warn!(error = %e, "cannot index a link");
             }
         }
-    }
-
-    fn for_loki(&self, record: &Record) -> Record {
-        let mut r = record.clone();
-        if r.node != self.node {
-            r.node = self.node.clone();
+        if let Some(loki) = &self.loki {
+            // A SIP record's node came from the HEP packet; the label is ours.
+            record.node = self.node.clone();
+            if loki.try_send((record, key.map(str::to_owned))).is_err() {
+                // The pusher spools to disk when Loki is slow; a full queue here
+                // means even the spool cannot keep up.
+                self.metrics.drop_at("loki_queue");
+            }
         }
-        r
     }
 
     fn call_ended(&mut self, call: &CallSummary) {
