@@ -49,6 +49,9 @@ if [ -z "${SKIP_INSTALL:-}" ]; then
   fi
 fi
 
+# A clean clone builds everything once: incremental caches would only take disk.
+if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
+
 step "rustfmt"
 cargo fmt --all -- --check
 
@@ -97,3 +100,4 @@ test "$fuzz_failed" -eq 0
 step "summary"
 unset CARGO_TARGET_DIR
 grep -E "^test result:" target/test-output.log | awk '{p+=$4; f+=$6; i+=$8} END {printf "%d passed, %d failed\n", p, f}'
+du -sh target 2>/dev/null | awk '{print "target directory: " $1}'
