@@ -13,6 +13,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+/// Records are built on the receive tasks and freed on the pipeline, index and
+/// Loki threads; mimalloc handles that cross-thread traffic far better than glibc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod calls;
 mod client;
 mod loki_trace;
