@@ -180,12 +180,25 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningAgent> {
         }
         None => (None, None, None),
     };
+    let docs = store.doc_builder();
+    let (index_tx, index_rx) = pipeline::index_queue();
+    let indexer = pipeline::Indexer {
+        rx: index_rx,
+        store,
+        metrics: metrics.clone(),
+    };
+    let index_thread = std::thread::Builder::new()
+        .name("callweave-index".to_owned())
+        .spawn(move || indexer.run())
+        .context("cannot start the index thread")?;
     let pipeline = pipeline::Pipeline {
         rx: record_rx,
         handle: tokio::runtime::Handle::current(),
         metrics: metrics.clone(),
         correlator: callweave_core::Correlator::new(settings.correlator.clone()),
-        store,
+        docs,
+        index: index_tx,
+        index_thread,
         loki: loki_tx,
         node: node.clone(),
     };

@@ -66,6 +66,8 @@ pub struct Metrics {
     pub hep_tcp_connections: Gauge,
     /// Records waiting in the pipeline queue.
     pub queue_depth: Gauge,
+    /// Documents waiting for the index writer thread.
+    pub index_queue_depth: Gauge,
     /// Index commit duration.
     pub index_commit: prometheus_client::metrics::histogram::Histogram,
     /// Calls in the correlator's memory and per-call memory are in the KPIs;
@@ -89,6 +91,7 @@ impl Metrics {
             records: Family::default(),
             hep_tcp_connections: Gauge::default(),
             queue_depth: Gauge::default(),
+            index_queue_depth: Gauge::default(),
             index_commit: prometheus_client::metrics::histogram::Histogram::new(
                 prometheus_client::metrics::histogram::exponential_buckets(0.001, 2.0, 14),
             ),
@@ -164,6 +167,11 @@ impl Metrics {
             "callweave_pipeline_queue_depth",
             "Records waiting in the pipeline queue",
             self.queue_depth.clone(),
+        );
+        r.register(
+            "callweave_index_queue_depth",
+            "Documents waiting for the index writer thread",
+            self.index_queue_depth.clone(),
         );
         r.register(
             "callweave_index_commit_seconds",

@@ -1,9 +1,13 @@
-//! The record pipeline: one dedicated thread that owns the correlator and the
-//! index writer, and receives every record from the collectors.
+//! The record pipeline: a dedicated thread that owns the correlator, and a
+//! second one, the index writer, that owns the local index.
 //!
-//! Blocking work (tantivy) stays off the async runtime. The thread waits for
-//! records with a timeout so periodic work (index commits about every second,
-//! call expiry, retention) happens even when traffic stops.
+//! Blocking work (tantivy) stays off the async runtime. The pipeline thread
+//! correlates each record, builds its index document and hands the record (moved)
+//! to Loki; the index thread adds documents and commits about every second. A
+//! commit takes a few hundred milliseconds under load; on its own thread it no
+//! longer stalls correlation and Loki, and the bounded queue between the two
+//! absorbs it. Both threads wait with a timeout so periodic work (commits, call
+//! expiry, retention) happens even when traffic stops.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,7 +15,8 @@ use std::time::{Duration, Instant};
 use callweave_core::graph::{CallSummary, Correlator};
 use callweave_core::leg::Role;
 use callweave_core::record::Record;
-use callweave_store::{CallDoc, Store};
+use callweave_store::{CallDoc, DocBuilder, PreparedDoc, Store};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use tokio::sync::mpsc;
 
 use crate::fslog_source::now_micros;
@@ -25,6 +30,15 @@ const TICK: Duration = Duration::from_millis(200);
 const EXPIRE_EVERY: Duration = Duration::from_secs(1);
 /// How often retention is applied to the index.
 const RETENTION_EVERY: Duration = Duration::from_secs(600);
+/// Documents waiting for the index thread. Enough for a commit's stall at
+/// 100k records/s; when full, the pipeline thread waits, its own queue fills and
+/// the newest records are dropped there (`stage="pipeline"`), counted.
+pub const INDEX_QUEUE: usize = 32 * 1024;
+
+/// The queue into the index thread.
+pub fn index_queue() -> (Sender<PreparedDoc>, Receiver<PreparedDoc>) {
+    crossbeam_channel::bounded(INDEX_QUEUE)
+}
 
 /// Everything the pipeline thread owns.
 pub struct Pipeline {
@@ -36,8 +50,12 @@ pub struct Pipeline {
     pub metrics: Metrics,
     /// The correlator.
     pub correlator: Correlator,
-    /// The local index.
-    pub store: Store,
+    /// Builds index documents for the index thread's store.
+    pub docs: DocBuilder,
+    /// Documents for the index thread.
+    pub index: Sender<PreparedDoc>,
+    /// The index thread, joined once the pipeline has drained into it.
+    pub index_thread: std::thread::JoinHandle<()>,
     /// Records for Loki, with their call key; `None` without `[loki]`.
     pub loki: Option<mpsc::Sender<(Record, Option<String>)>>,
     /// This agent's node name: the Loki `node` label. A SIP record's own node
@@ -50,17 +68,18 @@ impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pipeline")
             .field("queued", &self.rx.len())
+            .field("index_queued", &self.index.len())
             .field("active_calls", &self.correlator.active_calls())
             .finish_non_exhaustive()
     }
 }
 
 impl Pipeline {
-    /// Runs until every sender is gone, then flushes calls and the index.
+    /// Runs until every sender is gone, then flushes calls and waits for the
+    /// index thread to commit.
     pub fn run(mut self) {
         let mut batch = Vec::with_capacity(BATCH);
         let mut last_expire = Instant::now();
-        let mut last_retention = Instant::now();
         loop {
             let rx = &mut self.rx;
             let got = self.handle.block_on(async {
@@ -83,6 +102,133 @@ impl Pipeline {
                 }
                 self.metrics.kpis.set_active(self.correlator.active_calls());
             }
+        }
+        // Shutdown: the calls in memory are written as they stand, so `calls`
+        // finds them after a restart.
+        let remaining: Vec<CallSummary> = self.correlator.calls().collect();
+        for call in &remaining {
+            self.index_call(call);
+        }
+        tracing::debug!(calls = remaining.len(), "pipeline drained");
+        let Pipeline {
+            index,
+            index_thread,
+            ..
+        } = self;
+        drop(index);
+        if index_thread.join().is_err() {
+            tracing::error!("the index thread panicked");
+        }
+    }
+
+    /// Correlates `record`, queues its index document, then hands it (moved, not
+    /// copied) to Loki.
+    fn handle_record(&mut self, mut record: Record, now: i64) {
+        self.metrics
+            .records
+            .get_or_create(&SourceLabel {
+                source: record.source(),
+            })
+            .inc();
+        let ingested = self.correlator.ingest(&record, now);
+        for call in &ingested.evicted {
+            self.metrics.drop_at("correlator_evicted");
+            self.call_ended(call);
+        }
+        let key = ingested.call.as_ref().map(|k| k.as_str());
+        match self.docs.record(&record, key) {
+            Ok(doc) => self.to_index(doc),
+            Err(e) => {
+                self.metrics.drop_at("index");
+                tracing::warn!(error = %e, "cannot index a record");
+            }
+        }
+        for link in &ingested.new_links {
+            if let Some(doc) =
+                self.docs
+                    .link(&link.a, &link.b, link.rule.as_str(), record.ts_micros)
+            {
+                self.to_index(doc);
+            }
+        }
+        if let Some(loki) = &self.loki {
+            // A SIP record's node came from the HEP packet; the label is ours.
+            record.node = self.node.clone();
+            if loki.try_send((record, key.map(str::to_owned))).is_err() {
+                // The pusher spools to disk when Loki is slow; a full queue here
+                // means even the spool cannot keep up.
+                self.metrics.drop_at("loki_queue");
+            }
+        }
+    }
+
+    /// Waits while the index thread is a full queue behind (a commit in
+    /// progress); loses the document only when that thread is gone.
+    fn to_index(&self, doc: PreparedDoc) {
+        if self.index.send(doc).is_err() {
+            self.metrics.drop_at("index");
+        }
+    }
+
+    fn call_ended(&mut self, call: &CallSummary) {
+        self.metrics.kpis.call_ended(call);
+        self.index_call(call);
+    }
+
+    fn index_call(&mut self, call: &CallSummary) {
+        match self.docs.call(&call_doc(call)) {
+            Ok(Some(doc)) => self.to_index(doc),
+            Ok(None) => {}
+            Err(e) => {
+                self.metrics.drop_at("index");
+                tracing::warn!(error = %e, "cannot index a call summary");
+            }
+        }
+    }
+}
+
+/// The index thread: owns the store, adds what the pipeline prepared, commits
+/// about every second and applies retention.
+pub struct Indexer {
+    /// Documents from the pipeline thread.
+    pub rx: Receiver<PreparedDoc>,
+    /// The local index.
+    pub store: Store,
+    /// Pipeline metrics.
+    pub metrics: Metrics,
+}
+
+impl std::fmt::Debug for Indexer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Indexer")
+            .field("queued", &self.rx.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Indexer {
+    /// Runs until the pipeline drops its sender, then commits.
+    pub fn run(mut self) {
+        let mut last_retention = Instant::now();
+        loop {
+            let closed = match self.rx.recv_timeout(TICK) {
+                Ok(doc) => {
+                    self.add(doc);
+                    // Whatever else is queued, bounded so commits stay on time.
+                    for _ in 1..BATCH {
+                        let Ok(doc) = self.rx.try_recv() else { break };
+                        self.add(doc);
+                    }
+                    false
+                }
+                Err(RecvTimeoutError::Timeout) => false,
+                Err(RecvTimeoutError::Disconnected) => true,
+            };
+            self.metrics.index_queue_depth.set(self.rx.len() as i64);
+            if closed {
+                break;
+            }
+            let now = now_micros();
             let started = Instant::now();
             match self.store.maybe_commit(now) {
                 Ok(true) => self
@@ -106,76 +252,26 @@ impl Pipeline {
                 }
             }
         }
-        // Shutdown: the calls in memory are written as they stand, so `calls`
-        // finds them after a restart.
-        let now = now_micros();
-        let remaining: Vec<CallSummary> = self.correlator.calls().collect();
-        for call in &remaining {
-            self.index_call(call);
-        }
         if let Err(e) = self.store.commit() {
             tracing::error!(error = %e, "final index commit failed");
         }
-        tracing::debug!(now, calls = remaining.len(), "pipeline drained");
     }
 
-    /// Correlates and indexes `record`, then hands it (moved, not copied) to Loki.
-    fn handle_record(&mut self, mut record: Record, now: i64) {
-        self.metrics
-            .records
-            .get_or_create(&SourceLabel {
-                source: record.source(),
-            })
-            .inc();
-        let ingested = self.correlator.ingest(&record, now);
-        for call in &ingested.evicted {
-            self.metrics.drop_at("correlator_evicted");
-            self.call_ended(call);
-        }
-        let key = ingested.call.as_ref().map(|k| k.as_str());
-        match self.store.add_record(&record, key) {
+    fn add(&mut self, doc: PreparedDoc) {
+        let source = doc.record_source();
+        match self.store.add_prepared(doc) {
             Ok(()) => {
-                self.metrics
-                    .indexed
-                    .get_or_create(&SourceLabel {
-                        source: record.source(),
-                    })
-                    .inc();
+                if let Some(source) = source {
+                    self.metrics
+                        .indexed
+                        .get_or_create(&SourceLabel { source })
+                        .inc();
+                }
             }
             Err(e) => {
                 self.metrics.drop_at("index");
-                tracing::warn!(error = %e, "cannot index a record");
+                tracing::warn!(error = %e, "cannot index a document");
             }
-        }
-        for link in &ingested.new_links {
-            if let Err(e) =
-                self.store
-                    .add_link(&link.a, &link.b, link.rule.as_str(), record.ts_micros)
-            {
-                self.metrics.drop_at("index");
-                tracing::warn!(error = %e, "cannot index a link");
-            }
-        }
-        if let Some(loki) = &self.loki {
-            // A SIP record's node came from the HEP packet; the label is ours.
-            record.node = self.node.clone();
-            if loki.try_send((record, key.map(str::to_owned))).is_err() {
-                // The pusher spools to disk when Loki is slow; a full queue here
-                // means even the spool cannot keep up.
-                self.metrics.drop_at("loki_queue");
-            }
-        }
-    }
-
-    fn call_ended(&mut self, call: &CallSummary) {
-        self.metrics.kpis.call_ended(call);
-        self.index_call(call);
-    }
-
-    fn index_call(&mut self, call: &CallSummary) {
-        if let Err(e) = self.store.add_call_summary(&call_doc(call)) {
-            self.metrics.drop_at("index");
-            tracing::warn!(error = %e, "cannot index a call summary");
         }
     }
 }

@@ -91,4 +91,4 @@ pub use model::{CallDoc, CallFilter, LinkDoc, StoreOptions, StoreStats, Trace, T
 pub use partition::{parse_partition_name, partition_name};
 pub use reader::StoreReader;
 pub use schema::record_summary;
-pub use store::Store;
+pub use store::{DocBuilder, PreparedDoc, Store};

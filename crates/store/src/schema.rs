@@ -242,17 +242,15 @@ pub(crate) fn record_ids(record: &Record, call_key: Option<&str>) -> (Vec<String
     (plain, typed)
 }
 
-/// Builds the document for one record.
+/// Builds the document for one record (its `seq` is added by the writer).
 pub(crate) fn record_doc(
     f: &Fields,
     record: &Record,
     call_key: Option<&str>,
-    seq: u64,
 ) -> Result<TantivyDocument> {
     let mut doc = TantivyDocument::new();
     doc.add_text(f.doc_type, DOC_RECORD);
     doc.add_i64(f.ts, record.ts_micros);
-    doc.add_u64(f.seq, seq);
     doc.add_text(f.kind, record.source());
     doc.add_text(f.node, &*record.node);
 
@@ -323,18 +321,10 @@ pub(crate) fn record_doc(
 }
 
 /// Builds the document for one link edge.
-pub(crate) fn link_doc(
-    f: &Fields,
-    a: &Ident,
-    b: &Ident,
-    rule: &str,
-    ts: i64,
-    seq: u64,
-) -> TantivyDocument {
+pub(crate) fn link_doc(f: &Fields, a: &Ident, b: &Ident, rule: &str, ts: i64) -> TantivyDocument {
     let mut doc = TantivyDocument::new();
     doc.add_text(f.doc_type, DOC_LINK);
     doc.add_i64(f.ts, ts);
-    doc.add_u64(f.seq, seq);
     doc.add_text(f.edge, a.as_str());
     if b.as_str() != a.as_str() {
         doc.add_text(f.edge, b.as_str());
@@ -351,12 +341,11 @@ pub(crate) fn link_doc(
 }
 
 /// Builds the document for one call summary.
-pub(crate) fn call_doc(f: &Fields, call: &CallDoc, seq: u64) -> Result<TantivyDocument> {
+pub(crate) fn call_doc(f: &Fields, call: &CallDoc) -> Result<TantivyDocument> {
     let mut doc = TantivyDocument::new();
     doc.add_text(f.doc_type, DOC_CALL);
     doc.add_text(f.call_of, &call.call_key);
     doc.add_i64(f.ts, call.start_micros);
-    doc.add_u64(f.seq, seq);
     if let Some(n) = call.from.as_deref().filter(|n| !n.is_empty()) {
         doc.add_text(f.from_user, n);
     }

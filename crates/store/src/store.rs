@@ -95,6 +95,81 @@ pub struct Store {
     stats: StoreStats,
 }
 
+/// Builds documents for a [`Store`] on any thread ([`Store::doc_builder`]); the
+/// store's owner adds them with [`Store::add_prepared`].
+#[derive(Debug, Clone)]
+pub struct DocBuilder {
+    fields: Fields,
+}
+
+impl DocBuilder {
+    /// The document of one record under its call key.
+    pub fn record(&self, record: &Record, call_key: Option<&str>) -> Result<PreparedDoc> {
+        Ok(PreparedDoc {
+            kind: DocKind::Record(record.source()),
+            ts: record.ts_micros,
+            doc: schema::record_doc(&self.fields, record, call_key)?,
+        })
+    }
+
+    /// The document of a link edge; `None` when an identifier is empty.
+    pub fn link(
+        &self,
+        a: &Ident,
+        b: &Ident,
+        rule: &str,
+        ts_micros: TsMicros,
+    ) -> Option<PreparedDoc> {
+        if a.as_str().is_empty() || b.as_str().is_empty() {
+            return None;
+        }
+        Some(PreparedDoc {
+            kind: DocKind::Link,
+            ts: ts_micros,
+            doc: schema::link_doc(&self.fields, a, b, rule, ts_micros),
+        })
+    }
+
+    /// The document of a call summary; `None` without a call key.
+    pub fn call(&self, call: &CallDoc) -> Result<Option<PreparedDoc>> {
+        if call.call_key.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(PreparedDoc {
+            kind: DocKind::Call(call.call_key.clone()),
+            ts: call.start_micros,
+            doc: schema::call_doc(&self.fields, call)?,
+        }))
+    }
+}
+
+/// A record, link or call summary document ready to be added to its [`Store`].
+#[derive(Debug)]
+pub struct PreparedDoc {
+    kind: DocKind,
+    ts: TsMicros,
+    doc: TantivyDocument,
+}
+
+#[derive(Debug)]
+enum DocKind {
+    /// A record, with its source (`sip`, `esl`, `log`).
+    Record(&'static str),
+    Link,
+    /// A call summary, with the call key it replaces.
+    Call(String),
+}
+
+impl PreparedDoc {
+    /// The record's source (`sip`, `esl`, `log`) for a record document.
+    pub fn record_source(&self) -> Option<&'static str> {
+        match self.kind {
+            DocKind::Record(source) => Some(source),
+            _ => None,
+        }
+    }
+}
+
 fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
@@ -226,15 +301,19 @@ impl Store {
         self.now
     }
 
+    /// A builder of documents for this store, for another thread: building a
+    /// record's document (identifiers, summary, the stored JSON) is most of what
+    /// indexing costs the caller, and needs no writer.
+    pub fn doc_builder(&self) -> DocBuilder {
+        DocBuilder {
+            fields: self.shared.fields,
+        }
+    }
+
     /// Indexes one record under its call key (when the correlator knows it).
     pub fn add_record(&mut self, record: &Record, call_key: Option<&str>) -> Result<()> {
-        let Some(idx) = self.writer_for(record.ts_micros)? else {
-            return Ok(());
-        };
-        let doc = schema::record_doc(&self.shared.fields, record, call_key, self.next_seq)?;
-        self.add_doc(idx, doc)?;
-        self.stats.records += 1;
-        Ok(())
+        let doc = self.doc_builder().record(record, call_key)?;
+        self.add_prepared(doc)
     }
 
     /// Indexes a link edge: `a` and `b` belong to one call because of `rule`.
@@ -245,36 +324,42 @@ impl Store {
         rule: &str,
         ts_micros: TsMicros,
     ) -> Result<()> {
-        if a.as_str().is_empty() || b.as_str().is_empty() {
-            return Ok(());
+        match self.doc_builder().link(a, b, rule, ts_micros) {
+            Some(doc) => self.add_prepared(doc),
+            None => Ok(()),
         }
-        let Some(idx) = self.writer_for(ts_micros)? else {
-            return Ok(());
-        };
-        let doc = schema::link_doc(&self.shared.fields, a, b, rule, ts_micros, self.next_seq);
-        self.add_doc(idx, doc)?;
-        self.stats.links += 1;
-        Ok(())
     }
 
     /// Indexes a call summary, replacing any earlier summary of the same call key in
     /// the open partitions (a copy in a partition whose writer was closed survives;
     /// [`StoreReader::calls`] returns only the newest copy).
     pub fn add_call_summary(&mut self, call: &CallDoc) -> Result<()> {
-        if call.call_key.is_empty() {
-            return Ok(());
+        match self.doc_builder().call(call)? {
+            Some(doc) => self.add_prepared(doc),
+            None => Ok(()),
         }
-        let Some(idx) = self.writer_for(call.start_micros)? else {
+    }
+
+    /// Adds a document made by a [`DocBuilder`] of this store, routed by its time
+    /// like the `add_*` methods.
+    pub fn add_prepared(&mut self, prepared: PreparedDoc) -> Result<()> {
+        let PreparedDoc { kind, ts, doc } = prepared;
+        let Some(idx) = self.writer_for(ts)? else {
             return Ok(());
         };
-        let term = Term::from_field_text(self.shared.fields.call_of, &call.call_key);
-        for w in &mut self.writers {
-            w.writer.delete_term(term.clone());
-            w.dirty = true;
+        if let DocKind::Call(key) = &kind {
+            let term = Term::from_field_text(self.shared.fields.call_of, key);
+            for w in &mut self.writers {
+                w.writer.delete_term(term.clone());
+                w.dirty = true;
+            }
         }
-        let doc = schema::call_doc(&self.shared.fields, call, self.next_seq)?;
         self.add_doc(idx, doc)?;
-        self.stats.calls += 1;
+        match kind {
+            DocKind::Record(_) => self.stats.records += 1,
+            DocKind::Link => self.stats.links += 1,
+            DocKind::Call(_) => self.stats.calls += 1,
+        }
         Ok(())
     }
 
@@ -377,10 +462,11 @@ impl Store {
         &self.root
     }
 
-    fn add_doc(&mut self, idx: usize, doc: TantivyDocument) -> Result<()> {
+    fn add_doc(&mut self, idx: usize, mut doc: TantivyDocument) -> Result<()> {
         let Some(w) = self.writers.get_mut(idx) else {
             return Ok(()); // unreachable: idx comes from writer_for
         };
+        doc.add_u64(self.shared.fields.seq, self.next_seq);
         w.writer
             .add_document(doc)
             .map_err(|e| StoreError::index(&w.part.name, e))?;
