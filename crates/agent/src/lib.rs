@@ -198,6 +198,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningAgent> {
         correlator: callweave_core::Correlator::new(settings.correlator.clone()),
         docs,
         index: index_tx,
+        pending: Vec::new(),
         index_thread,
         loki: loki_tx,
         node: node.clone(),

@@ -30,14 +30,16 @@ const TICK: Duration = Duration::from_millis(200);
 const EXPIRE_EVERY: Duration = Duration::from_secs(1);
 /// How often retention is applied to the index.
 const RETENTION_EVERY: Duration = Duration::from_secs(600);
-/// Documents waiting for the index thread. Enough for a commit's stall at
-/// 100k records/s; when full, the pipeline thread waits, its own queue fills and
-/// the newest records are dropped there (`stage="pipeline"`), counted.
-pub const INDEX_QUEUE: usize = 32 * 1024;
+/// Batches of documents waiting for the index thread: one batch per pipeline
+/// wake-up, at most [`BATCH`] records (and their links) each, so about 32 Ki
+/// documents, enough for a commit's stall at 100k records/s. When full, the
+/// pipeline thread waits, its own queue fills and the newest records are
+/// dropped there (`stage="pipeline"`), counted.
+pub const INDEX_QUEUE_BATCHES: usize = 32;
 
 /// The queue into the index thread.
-pub fn index_queue() -> (Sender<PreparedDoc>, Receiver<PreparedDoc>) {
-    crossbeam_channel::bounded(INDEX_QUEUE)
+pub fn index_queue() -> (Sender<Vec<PreparedDoc>>, Receiver<Vec<PreparedDoc>>) {
+    crossbeam_channel::bounded(INDEX_QUEUE_BATCHES)
 }
 
 /// Everything the pipeline thread owns.
@@ -52,8 +54,10 @@ pub struct Pipeline {
     pub correlator: Correlator,
     /// Builds index documents for the index thread's store.
     pub docs: DocBuilder,
-    /// Documents for the index thread.
-    pub index: Sender<PreparedDoc>,
+    /// Documents for the index thread, a batch per wake-up.
+    pub index: Sender<Vec<PreparedDoc>>,
+    /// The batch being built.
+    pub pending: Vec<PreparedDoc>,
     /// The index thread, joined once the pipeline has drained into it.
     pub index_thread: std::thread::JoinHandle<()>,
     /// Records for Loki, with their call key; `None` without `[loki]`.
@@ -91,6 +95,7 @@ impl Pipeline {
             for record in batch.drain(..) {
                 self.handle_record(record, now);
             }
+            self.flush_index();
             if closed {
                 break;
             }
@@ -101,6 +106,7 @@ impl Pipeline {
                     self.call_ended(call);
                 }
                 self.metrics.kpis.set_active(self.correlator.active_calls());
+                self.flush_index();
             }
         }
         // Shutdown: the calls in memory are written as they stand, so `calls`
@@ -109,6 +115,7 @@ impl Pipeline {
         for call in &remaining {
             self.index_call(call);
         }
+        self.flush_index();
         tracing::debug!(calls = remaining.len(), "pipeline drained");
         let Pipeline {
             index,
@@ -137,7 +144,7 @@ impl Pipeline {
         }
         let key = ingested.call.as_ref().map(|k| k.as_str());
         match self.docs.record(&record, key) {
-            Ok(doc) => self.to_index(doc),
+            Ok(doc) => self.queue_doc(doc),
             Err(e) => {
                 self.metrics.drop_at("index");
                 tracing::warn!(error = %e, "cannot index a record");
@@ -148,7 +155,7 @@ impl Pipeline {
                 self.docs
                     .link(&link.a, &link.b, link.rule.as_str(), record.ts_micros)
             {
-                self.to_index(doc);
+                self.queue_doc(doc);
             }
         }
         if let Some(loki) = &self.loki {
@@ -162,11 +169,23 @@ impl Pipeline {
         }
     }
 
-    /// Waits while the index thread is a full queue behind (a commit in
-    /// progress); loses the document only when that thread is gone.
-    fn to_index(&self, doc: PreparedDoc) {
-        if self.index.send(doc).is_err() {
-            self.metrics.drop_at("index");
+    fn queue_doc(&mut self, doc: PreparedDoc) {
+        self.pending.push(doc);
+    }
+
+    /// Sends the batch built so far. Waits while the index thread is a full
+    /// queue behind (a commit in progress); loses the documents only when that
+    /// thread is gone.
+    fn flush_index(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let docs = std::mem::take(&mut self.pending);
+        let n = docs.len() as i64;
+        self.metrics.index_queue_depth.inc_by(n);
+        if let Err(e) = self.index.send(docs) {
+            self.metrics.index_queue_depth.dec_by(n);
+            self.metrics.drop_by("index", e.0.len() as u64);
         }
     }
 
@@ -177,7 +196,7 @@ impl Pipeline {
 
     fn index_call(&mut self, call: &CallSummary) {
         match self.docs.call(&call_doc(call)) {
-            Ok(Some(doc)) => self.to_index(doc),
+            Ok(Some(doc)) => self.queue_doc(doc),
             Ok(None) => {}
             Err(e) => {
                 self.metrics.drop_at("index");
@@ -191,7 +210,7 @@ impl Pipeline {
 /// about every second and applies retention.
 pub struct Indexer {
     /// Documents from the pipeline thread.
-    pub rx: Receiver<PreparedDoc>,
+    pub rx: Receiver<Vec<PreparedDoc>>,
     /// The local index.
     pub store: Store,
     /// Pipeline metrics.
@@ -212,19 +231,13 @@ impl Indexer {
         let mut last_retention = Instant::now();
         loop {
             let closed = match self.rx.recv_timeout(TICK) {
-                Ok(doc) => {
-                    self.add(doc);
-                    // Whatever else is queued, bounded so commits stay on time.
-                    for _ in 1..BATCH {
-                        let Ok(doc) = self.rx.try_recv() else { break };
-                        self.add(doc);
-                    }
+                Ok(docs) => {
+                    self.add(docs);
                     false
                 }
                 Err(RecvTimeoutError::Timeout) => false,
                 Err(RecvTimeoutError::Disconnected) => true,
             };
-            self.metrics.index_queue_depth.set(self.rx.len() as i64);
             if closed {
                 break;
             }
@@ -257,20 +270,28 @@ impl Indexer {
         }
     }
 
-    fn add(&mut self, doc: PreparedDoc) {
-        let source = doc.record_source();
-        match self.store.add_prepared(doc) {
+    fn add(&mut self, docs: Vec<PreparedDoc>) {
+        self.metrics.index_queue_depth.dec_by(docs.len() as i64);
+        // Records per source, counted once the batch is in.
+        let mut counts = [("sip", 0u64), ("esl", 0), ("log", 0)];
+        for source in docs.iter().filter_map(PreparedDoc::record_source) {
+            if let Some(c) = counts.iter_mut().find(|(s, _)| *s == source) {
+                c.1 += 1;
+            }
+        }
+        match self.store.add_prepared_batch(docs) {
             Ok(()) => {
-                if let Some(source) = source {
+                for (source, n) in counts.into_iter().filter(|(_, n)| *n > 0) {
                     self.metrics
                         .indexed
                         .get_or_create(&SourceLabel { source })
-                        .inc();
+                        .inc_by(n);
                 }
             }
             Err(e) => {
-                self.metrics.drop_at("index");
-                tracing::warn!(error = %e, "cannot index a document");
+                let n: u64 = counts.iter().map(|(_, n)| n).sum();
+                self.metrics.drop_by("index", n);
+                tracing::warn!(error = %e, records = n, "cannot index a batch of documents");
             }
         }
     }

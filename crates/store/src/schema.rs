@@ -20,7 +20,7 @@
 //! | `node` | ✓ | | every node | raw, indexed |
 //! | `outcome` | | | ✓ | raw, indexed |
 //! | `summary` | one line | | | stored (its words are in `text`) |
-//! | `text` | SIP message / event headers / log text | | | tokenized, indexed with term freqs (not stored) |
+//! | `text` | SIP head without boilerplate headers + SDP summary ([`sip_search_text`]) / event headers / log text | | | tokenized, indexed with term freqs (not stored) |
 //! | `json` | the record | | the [`CallDoc`] | stored only |
 //!
 //! Single-id records stay out of `edge`: an OPTIONS flood of 20 000 messages on one
@@ -284,7 +284,7 @@ pub(crate) fn record_doc(
             if let Some(u) = &s.to.user {
                 doc.add_text(f.to_user, u);
             }
-            doc.add_text(f.text, &*s.raw);
+            doc.add_text(f.text, sip_search_text(s));
         }
         RecordKind::Channel(c) => {
             if let Some(n) = &c.caller_number {
@@ -318,6 +318,71 @@ pub(crate) fn record_doc(
         serde_json::to_string(record).map_err(StoreError::Encode)?,
     );
     Ok(doc)
+}
+
+/// Header fields left out of a SIP message's full text: on every message, with
+/// values nobody searches for (or random per message, like a Via branch, whose
+/// unique terms are the dearest to index), or already indexed as fields (Call-ID).
+/// Names are lower case; compact forms included.
+const UNSEARCHED_HEADERS: &[&str] = &[
+    "via",
+    "v",
+    "call-id",
+    "i",
+    "cseq",
+    "max-forwards",
+    "content-length",
+    "l",
+    "content-type",
+    "c",
+    "allow",
+    "supported",
+    "k",
+    "accept",
+    "allow-events",
+    "u",
+];
+
+/// The words of a SIP message worth a full-text search: the start line and the
+/// header fields but those in [`UNSEARCHED_HEADERS`], then the SDP summary
+/// (connection address, media, ports, codecs) instead of the SDP body. About
+/// half the terms of a whole INVITE, and indexing cost follows the terms; the
+/// whole message is still stored with the record.
+pub(crate) fn sip_search_text(s: &callweave_core::record::SipRecord) -> String {
+    let raw: &str = &s.raw;
+    let mut out = String::with_capacity(raw.len() / 2);
+    let mut keep = true;
+    for (i, line) in raw.split('\n').enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() {
+            break; // end of the head; the body is summarised below
+        }
+        if i > 0 && !line.starts_with([' ', '\t']) {
+            let name = line.split(':').next().unwrap_or_default().trim();
+            keep = !UNSEARCHED_HEADERS
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(name));
+        }
+        if keep {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    if let Some(sdp) = &s.sdp {
+        if let Some(c) = &sdp.connection {
+            out.push_str(c);
+            out.push('\n');
+        }
+        for m in &sdp.media {
+            let _ = write!(out, "{} {}", m.kind, m.port);
+            for codec in &m.codecs {
+                out.push(' ');
+                out.push_str(codec);
+            }
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// Builds the document for one link edge.
@@ -411,6 +476,64 @@ mod tests {
         let long = LogRecord::new(Arc::<str>::from("é".repeat(200)));
         let s = record_summary(&Record::new(1, "fs", RecordKind::Log(long)));
         assert_eq!(s.len(), SUMMARY_MAX);
+    }
+
+    #[test]
+    fn sip_search_text_keeps_what_operators_search_for() {
+        let raw = "INVITE sip:1000@10.0.0.2:5060 SIP/2.0\r\n\
+            Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKq7Xy2\r\n\
+            Max-Forwards: 70\r\n\
+            From: \"Alice\" <sip:2000@10.0.0.1>;tag=t1\r\n\
+            To: <sip:1000@10.0.0.2>\r\n\
+            i: a84b4c76e66710@pc33\r\n\
+            CSeq: 1 INVITE\r\n\
+            Allow: INVITE, ACK,\r\n OPTIONS, BYE\r\n\
+            User-Agent: FreeSWITCH-mod_sofia/1.10.12\r\n\
+            X-CID: a-leg-7@10.0.0.9\r\n\
+            Content-Type: application/sdp\r\n\
+            \r\n\
+            v=0\r\nc=IN IP4 10.0.0.50\r\nm=audio 16384 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+        let mut sip = SipRecord::new(
+            "10.0.0.1:5060".parse().unwrap(),
+            "10.0.0.2:5060".parse().unwrap(),
+            Transport::Udp,
+            CallId::from("a84b4c76e66710@pc33"),
+        );
+        sip.raw = Arc::from(raw);
+        sip.sdp = Some(callweave_core::record::SdpSummary {
+            connection: Some("10.0.0.50".into()),
+            media: vec![callweave_core::record::SdpMedia {
+                kind: "audio".into(),
+                port: 16384,
+                codecs: vec!["PCMU/8000".into()],
+            }],
+        });
+        let text = sip_search_text(&sip);
+        for kept in [
+            "INVITE sip:1000@10.0.0.2:5060 SIP/2.0",
+            "From: \"Alice\" <sip:2000@10.0.0.1>;tag=t1",
+            "To: <sip:1000@10.0.0.2>",
+            "User-Agent: FreeSWITCH-mod_sofia/1.10.12",
+            "X-CID: a-leg-7@10.0.0.9",
+            "10.0.0.50\naudio 16384 PCMU/8000\n",
+        ] {
+            assert!(text.contains(kept), "{kept:?} missing from {text:?}");
+        }
+        // Boilerplate, random per message, indexed elsewhere, a folded line of
+        // a dropped header, and the SDP body itself.
+        for dropped in [
+            "z9hG4bK",
+            "Max-Forwards",
+            "a84b4c76e66710",
+            "CSeq",
+            "Allow",
+            "OPTIONS",
+            "rtpmap",
+            "application/sdp",
+            "v=0",
+        ] {
+            assert!(!text.contains(dropped), "{dropped:?} kept in {text:?}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use callweave_core::record::{Ident, Record, TsMicros};
-use tantivy::indexer::IndexWriterOptions;
+use tantivy::indexer::{IndexWriterOptions, UserOperation};
 use tantivy::schema::Schema;
 use tantivy::{IndexWriter, TantivyDocument, Term};
 
@@ -343,23 +343,69 @@ impl Store {
     /// Adds a document made by a [`DocBuilder`] of this store, routed by its time
     /// like the `add_*` methods.
     pub fn add_prepared(&mut self, prepared: PreparedDoc) -> Result<()> {
-        let PreparedDoc { kind, ts, doc } = prepared;
-        let Some(idx) = self.writer_for(ts)? else {
-            return Ok(());
-        };
-        if let DocKind::Call(key) = &kind {
-            let term = Term::from_field_text(self.shared.fields.call_of, key);
-            for w in &mut self.writers {
-                w.writer.delete_term(term.clone());
-                w.dirty = true;
+        self.add_prepared_batch(vec![prepared])
+    }
+
+    /// Adds documents made by a [`DocBuilder`] of this store, in order. Runs of
+    /// documents for the same partition reach its writer as one batch: one hand-off
+    /// to tantivy's indexing threads instead of one per document. On an error the
+    /// remaining runs are still added and the first error is returned.
+    pub fn add_prepared_batch(&mut self, docs: Vec<PreparedDoc>) -> Result<()> {
+        let seq_field = self.shared.fields.seq;
+        let call_of = self.shared.fields.call_of;
+        let mut run: Vec<UserOperation> = Vec::with_capacity(docs.len());
+        let mut run_start: Option<i64> = None;
+        let mut first_err = None;
+        for PreparedDoc { kind, ts, mut doc } in docs {
+            let start = self.route(ts);
+            if run_start != Some(start) {
+                if let Some(prev) = run_start
+                    && let Err(e) = self.flush_run(prev, &mut run)
+                {
+                    first_err.get_or_insert(e);
+                }
+                run_start = Some(start);
+            }
+            if let DocKind::Call(key) = &kind {
+                // One summary per call: replace copies in every open partition.
+                let term = Term::from_field_text(call_of, key);
+                for w in self.writers.iter_mut().filter(|w| w.part.start != start) {
+                    w.writer.delete_term(term.clone());
+                    w.dirty = true;
+                }
+                run.push(UserOperation::Delete(term));
+            }
+            doc.add_u64(seq_field, self.next_seq);
+            self.next_seq += 1;
+            run.push(UserOperation::Add(doc));
+            match kind {
+                DocKind::Record(_) => self.stats.records += 1,
+                DocKind::Link => self.stats.links += 1,
+                DocKind::Call(_) => self.stats.calls += 1,
             }
         }
-        self.add_doc(idx, doc)?;
-        match kind {
-            DocKind::Record(_) => self.stats.records += 1,
-            DocKind::Link => self.stats.links += 1,
-            DocKind::Call(_) => self.stats.calls += 1,
+        if let Some(prev) = run_start
+            && let Err(e) = self.flush_run(prev, &mut run)
+        {
+            first_err.get_or_insert(e);
         }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Hands `run` (emptied) to the writer of the partition starting at `start`.
+    fn flush_run(&mut self, start: i64, run: &mut Vec<UserOperation>) -> Result<()> {
+        if run.is_empty() {
+            return Ok(());
+        }
+        let idx = self.writer_at(start)?;
+        let Some(w) = self.writers.get_mut(idx) else {
+            run.clear();
+            return Ok(()); // unreachable: idx comes from writer_at
+        };
+        w.dirty = true;
+        w.writer
+            .run(run.drain(..))
+            .map_err(|e| StoreError::index(&w.part.name, e))?;
         Ok(())
     }
 
@@ -462,46 +508,31 @@ impl Store {
         &self.root
     }
 
-    fn add_doc(&mut self, idx: usize, mut doc: TantivyDocument) -> Result<()> {
-        let Some(w) = self.writers.get_mut(idx) else {
-            return Ok(()); // unreachable: idx comes from writer_for
-        };
-        doc.add_u64(self.shared.fields.seq, self.next_seq);
-        w.writer
-            .add_document(doc)
-            .map_err(|e| StoreError::index(&w.part.name, e))?;
-        w.dirty = true;
-        self.next_seq += 1;
-        Ok(())
-    }
-
-    /// The partition start a document timed `ts` goes to, or `None` when expired.
-    fn route(&mut self, ts: TsMicros) -> Option<i64> {
+    /// The partition start a document timed `ts` goes to (see the type's docs).
+    fn route(&mut self, ts: TsMicros) -> i64 {
         let len = self.part_len;
         let start = partition_start(ts, len);
         let head = partition_start(self.now, len);
         if start.saturating_add(len) <= self.now.saturating_sub(self.retention) {
             self.stats.clamped_past += 1;
-            return Some(head);
+            return head;
         }
         if start > head.saturating_add(len) {
             self.stats.clamped_future += 1;
-            return Some(head);
+            return head;
         }
-        Some(start)
+        start
     }
 
-    /// Index in `self.writers` of the writer for `ts`, opening it when needed.
-    fn writer_for(&mut self, ts: TsMicros) -> Result<Option<usize>> {
-        let Some(start) = self.route(ts) else {
-            return Ok(None);
-        };
+    /// Index in `self.writers` of the writer of the partition starting at
+    /// `start`, opening it when needed.
+    fn writer_at(&mut self, start: i64) -> Result<usize> {
         self.tick += 1;
         if let Some(i) = self.writers.iter().position(|w| w.part.start == start) {
             if let Some(w) = self.writers.get_mut(i) {
                 w.last_used = self.tick;
             }
-            return Ok(Some(i));
+            return Ok(i);
         }
         if self.writers.len() >= self.opts.max_open_writers {
             self.evict_lru()?;
@@ -525,7 +556,7 @@ impl Store {
             dirty: false,
             last_used: self.tick,
         });
-        Ok(Some(self.writers.len() - 1))
+        Ok(self.writers.len() - 1)
     }
 
     fn evict_lru(&mut self) -> Result<()> {

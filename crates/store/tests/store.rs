@@ -763,3 +763,74 @@ fn reader_is_shared_across_threads() {
         }
     });
 }
+
+/// Documents built on one thread and added in batches (what the agent does)
+/// index exactly what one-by-one adds do: same traces, same order, and a call
+/// summary re-added in a later batch replaces its first copy, also across the
+/// two partitions a batch can span.
+#[test]
+fn prepared_batches_index_like_single_adds() {
+    let recs = set01_records();
+    let one = tempfile::tempdir().unwrap();
+    let mut single = open(one.path());
+    load(&mut single, &recs);
+
+    let many = tempfile::tempdir().unwrap();
+    let mut batched = open(many.path());
+    let builder = batched.doc_builder();
+    let mut docs: Vec<_> = recs
+        .iter()
+        .map(|r| builder.record(r, None).unwrap())
+        .collect();
+    docs.extend(
+        esl_links(&recs)
+            .into_iter()
+            .filter_map(|(a, b, rule, ts)| builder.link(&a, &b, rule, ts)),
+    );
+    let n = docs.len();
+    let mut rest = docs.into_iter();
+    loop {
+        let chunk: Vec<_> = rest.by_ref().take(100).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        batched.add_prepared_batch(chunk).unwrap();
+    }
+    batched.commit().unwrap();
+    assert_eq!(
+        batched.stats().records + batched.stats().links,
+        n as u64,
+        "every document counted"
+    );
+
+    let call1 = &calls_tsv(SET01)[0];
+    for id in [call1.a_call_id.as_str(), call1.b_uuid.as_str(), CORRELATION] {
+        let want = single.reader().trace(id, all()).unwrap().unwrap();
+        let got = batched.reader().trace(id, all()).unwrap().unwrap();
+        assert_eq!(got, want, "from {id}");
+    }
+
+    // A summary first written in today's partition, then replaced from a batch
+    // whose other document goes to the next day's.
+    let mut summary = call_docs().remove(0);
+    let day2 = {
+        let mut r = recs[0].clone();
+        r.ts_micros += DAY;
+        r
+    };
+    batched.set_now(day2.ts_micros);
+    batched
+        .add_prepared_batch(vec![builder.call(&summary).unwrap().unwrap()])
+        .unwrap();
+    summary.outcome = "busy".into();
+    batched
+        .add_prepared_batch(vec![
+            builder.record(&day2, None).unwrap(),
+            builder.call(&summary).unwrap().unwrap(),
+        ])
+        .unwrap();
+    batched.commit().unwrap();
+    assert_eq!(batched.partitions().len(), 2);
+    let calls = batched.reader().calls(&CallFilter::default()).unwrap();
+    assert_eq!(calls, vec![summary]);
+}
