@@ -187,6 +187,9 @@ pub struct StoreConfig {
     pub data_dir: PathBuf,
     /// How long indexed records are kept (e.g. `7d`).
     pub retention: String,
+    /// Index the words of every record for full-text search (records are
+    /// found by their identifiers, numbers, method, status and node either way).
+    pub full_text: bool,
 }
 
 impl Default for StoreConfig {
@@ -194,6 +197,7 @@ impl Default for StoreConfig {
         Self {
             data_dir: PathBuf::from("./callweave-data"),
             retention: "7d".to_owned(),
+            full_text: true,
         }
     }
 }
@@ -310,6 +314,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Index retention.
     pub retention: Duration,
+    /// Full-text indexing of records.
+    pub full_text: bool,
     /// HTTP listen address.
     pub http_listen: SocketAddr,
     /// Bearer token required by the API (`/api/...`), if configured.
@@ -428,6 +434,7 @@ impl Config {
             correlator,
             data_dir: self.store.data_dir.clone(),
             retention,
+            full_text: self.store.full_text,
             http_listen,
             api_token,
             loki: loki_settings,

@@ -161,6 +161,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningAgent> {
         settings.data_dir.join("index"),
         callweave_store::StoreOptions {
             retention: settings.retention,
+            full_text: settings.full_text,
             ..Default::default()
         },
     )

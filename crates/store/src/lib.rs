@@ -6,14 +6,16 @@
 //!
 //! - **records** ([`Record`]: SIP messages, ESL events, log lines), with every
 //!   identifier they carry, the call key, kind, method/status, from/to user, node, a
-//!   one-line summary and the full text indexed, and the record itself stored as
-//!   JSON so a trace rebuilds it exactly;
+//!   one-line summary and the full text indexed (for SIP, the head without the
+//!   boilerplate headers every message carries, plus the SDP summary), and the
+//!   record itself stored as JSON so a trace rebuilds it exactly;
 //! - **link edges** (`a` ↔ `b` because of a rule such as `channel-sip` or
 //!   `other-leg`), so a trace can walk the call graph with term look-ups;
 //! - **call summaries** ([`CallDoc`]) for the calls search, replaced by call key.
 //!
-//! The write side, [`Store`], is blocking and owned by one thread: add documents,
-//! call [`Store::maybe_commit`] often (it commits about every `commit_interval`,
+//! The write side, [`Store`], is blocking and owned by one thread: add documents
+//! (or build them on another thread with a [`DocBuilder`] and add them in
+//! batches with [`Store::add_prepared_batch`]), call [`Store::maybe_commit`] often (it commits about every `commit_interval`,
 //! never per record) and [`Store::apply_retention`] now and then. The read side,
 //! [`StoreReader`], is `Clone + Send + Sync`, keeps one cached `IndexReader` per
 //! partition (reloaded on commit) and answers:

@@ -28,6 +28,12 @@ pub struct StoreOptions {
     /// yesterday). Writing to another partition closes the least recently used
     /// writer after committing it. Default 2.
     pub max_open_writers: usize,
+    /// Index the words of each record (the SIP head without boilerplate
+    /// headers plus the SDP summary, event headers, log text) for full-text
+    /// search. Off, records are still found by every identifier, number, method,
+    /// status and node, and stored whole; indexing takes about a third less CPU.
+    /// Default: on.
+    pub full_text: bool,
 }
 
 impl Default for StoreOptions {
@@ -39,6 +45,7 @@ impl Default for StoreOptions {
             writer_memory: 64 << 20,
             indexing_threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(2)),
             max_open_writers: 2,
+            full_text: true,
         }
     }
 }

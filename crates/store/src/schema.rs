@@ -247,6 +247,7 @@ pub(crate) fn record_doc(
     f: &Fields,
     record: &Record,
     call_key: Option<&str>,
+    full_text: bool,
 ) -> Result<TantivyDocument> {
     let mut doc = TantivyDocument::new();
     doc.add_text(f.doc_type, DOC_RECORD);
@@ -284,7 +285,9 @@ pub(crate) fn record_doc(
             if let Some(u) = &s.to.user {
                 doc.add_text(f.to_user, u);
             }
-            doc.add_text(f.text, sip_search_text(s));
+            if full_text {
+                doc.add_text(f.text, sip_search_text(s));
+            }
         }
         RecordKind::Channel(c) => {
             if let Some(n) = &c.caller_number {
@@ -296,21 +299,24 @@ pub(crate) fn record_doc(
             if let Some(code) = c.sip_term_status {
                 doc.add_u64(f.status, u64::from(code));
             }
-            let mut text = String::with_capacity(64 * c.headers.len());
-            for (k, v) in c.headers.iter() {
-                text.push_str(k);
-                text.push_str(": ");
-                text.push_str(v);
-                text.push('\n');
+            if full_text {
+                let mut text = String::with_capacity(64 * c.headers.len());
+                for (k, v) in c.headers.iter() {
+                    text.push_str(k);
+                    text.push_str(": ");
+                    text.push_str(v);
+                    text.push('\n');
+                }
+                if text.is_empty() {
+                    text.push_str(&c.event_name);
+                }
+                doc.add_text(f.text, text);
             }
-            if text.is_empty() {
-                text.push_str(&c.event_name);
-            }
-            doc.add_text(f.text, text);
         }
-        RecordKind::Log(l) => {
+        RecordKind::Log(l) if full_text => {
             doc.add_text(f.text, &*l.text);
         }
+        RecordKind::Log(_) => {}
     }
     doc.add_text(f.summary, record_summary(record));
     doc.add_text(

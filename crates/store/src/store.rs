@@ -100,6 +100,7 @@ pub struct Store {
 #[derive(Debug, Clone)]
 pub struct DocBuilder {
     fields: Fields,
+    full_text: bool,
 }
 
 impl DocBuilder {
@@ -108,7 +109,7 @@ impl DocBuilder {
         Ok(PreparedDoc {
             kind: DocKind::Record(record.source()),
             ts: record.ts_micros,
-            doc: schema::record_doc(&self.fields, record, call_key)?,
+            doc: schema::record_doc(&self.fields, record, call_key, self.full_text)?,
         })
     }
 
@@ -307,6 +308,7 @@ impl Store {
     pub fn doc_builder(&self) -> DocBuilder {
         DocBuilder {
             fields: self.shared.fields,
+            full_text: self.opts.full_text,
         }
     }
 

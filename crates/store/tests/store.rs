@@ -834,3 +834,32 @@ fn prepared_batches_index_like_single_adds() {
     let calls = batched.reader().calls(&CallFilter::default()).unwrap();
     assert_eq!(calls, vec![summary]);
 }
+
+/// Without full-text indexing a record is still found by every identifier and
+/// comes back whole: the traces equal those of a full-text store.
+#[test]
+fn traces_do_not_need_full_text() {
+    let recs = set01_records();
+    let with = tempfile::tempdir().unwrap();
+    let mut full = open(with.path());
+    load(&mut full, &recs);
+    let without = tempfile::tempdir().unwrap();
+    let mut lean = Store::open(
+        without.path(),
+        StoreOptions {
+            full_text: false,
+            ..StoreOptions::default()
+        },
+    )
+    .unwrap();
+    lean.set_now(set01_start());
+    load(&mut lean, &recs);
+    for row in calls_tsv(SET01) {
+        for id in row.ids() {
+            let want = full.reader().trace(id, all()).unwrap().unwrap();
+            let got = lean.reader().trace(id, all()).unwrap().unwrap();
+            assert!(got.total_records > 0, "{id}");
+            assert_eq!(got, want, "from {id}");
+        }
+    }
+}
