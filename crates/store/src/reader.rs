@@ -1,13 +1,13 @@
 //! The read side: trace (component expansion + a page of records) and calls search.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::ops::Bound;
 use std::sync::Arc;
 
 use callweave_core::record::{Ident, Record};
-use tantivy::collector::sort_key::SortByStaticFastValue;
-use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
-use tantivy::columnar::{Column, StrColumn};
+use tantivy::collector::{Collector, Count, SegmentCollector};
+use tantivy::columnar::StrColumn;
 use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::Field;
 use tantivy::schema::{IndexRecordOption, Value};
@@ -17,7 +17,7 @@ use tantivy::{
 
 use crate::error::{Result, StoreError};
 use crate::model::{CallDoc, CallFilter, LinkDoc, Trace, TraceOptions};
-use crate::partition::Partition;
+use crate::partition::{Partition, SegmentColumns};
 use crate::schema::{DOC_CALL, Fields, PREFIX_CALL_ID, PREFIX_CALL_KEY, PREFIX_UUID, Typed};
 use crate::store::Shared;
 
@@ -42,11 +42,23 @@ struct Part {
 
 type SortKey = (Option<i64>, Option<u64>);
 
-fn top_by_time(limit: usize, order: Order) -> impl Collector<Fruit = Vec<(SortKey, DocAddress)>> {
-    TopDocs::with_limit(limit.max(1)).order_by((
-        (SortByStaticFastValue::<i64>::for_field("ts"), order),
-        (SortByStaticFastValue::<u64>::for_field("seq"), order),
-    ))
+impl Part {
+    /// The first `limit` documents matching `query` by (`ts`, `seq`) in `order`.
+    fn top_by_time(
+        &self,
+        query: &dyn Query,
+        limit: usize,
+        order: Order,
+    ) -> Result<Vec<(SortKey, DocAddress)>> {
+        let collector = TimeOrder {
+            part: self,
+            limit: limit.max(1),
+            order,
+        };
+        self.searcher
+            .search(query, &collector)
+            .map_err(|e| index_err(self, e))
+    }
 }
 
 impl StoreReader {
@@ -96,7 +108,7 @@ impl StoreReader {
             for p in &parts {
                 let fruit = p
                     .searcher
-                    .search(&*query, &EdgeCollector)
+                    .search(&*query, &EdgeCollector { part: p })
                     .map_err(|e| index_err(p, e))?;
                 for t in fruit.typed {
                     let Some(tv) = Typed::parse(&t) else { continue };
@@ -162,10 +174,7 @@ impl StoreReader {
                 if n == 0 {
                     continue;
                 }
-                let top = p
-                    .searcher
-                    .search(&*record_query, &top_by_time(want.min(n), Order::Asc))
-                    .map_err(|e| index_err(p, e))?;
+                let top = p.top_by_time(&*record_query, want.min(n), Order::Asc)?;
                 hits.extend(top.into_iter().map(|(k, addr)| (k, i, addr)));
             }
             hits.sort_by_key(|&(k, i, _)| (k, i));
@@ -263,10 +272,7 @@ impl StoreReader {
         let parts = self.parts();
         let mut hits: Vec<(SortKey, usize, DocAddress)> = Vec::new();
         for (i, p) in parts.iter().enumerate() {
-            let top = p
-                .searcher
-                .search(&query, &top_by_time(fetch, Order::Desc))
-                .map_err(|e| index_err(p, e))?;
+            let top = p.top_by_time(&query, fetch, Order::Desc)?;
             hits.extend(top.into_iter().map(|(k, addr)| (k, i, addr)));
         }
         hits.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -342,10 +348,112 @@ fn load_json<T: serde::de::DeserializeOwned>(p: &Part, f: &Fields, addr: DocAddr
     })
 }
 
+/// The first `limit` matching documents by (`ts`, `seq`), read from the cached
+/// columns (tantivy's `TopDocs::order_by` opens them again for every query).
+/// Memory is bounded by `limit`, whatever the number of matches.
+struct TimeOrder<'a> {
+    part: &'a Part,
+    limit: usize,
+    order: Order,
+}
+
+struct TimeOrderSegment {
+    cols: Arc<SegmentColumns>,
+    segment: SegmentOrdinal,
+    limit: usize,
+    order: Order,
+    /// Ascending: a max-heap of the smallest keys; descending: of the largest
+    /// (keys negated by `Reverse`).
+    asc: BinaryHeap<(SortKey, DocId)>,
+    desc: BinaryHeap<Reverse<(SortKey, DocId)>>,
+}
+
+impl Collector for TimeOrder<'_> {
+    type Fruit = Vec<(SortKey, DocAddress)>;
+    type Child = TimeOrderSegment;
+
+    fn for_segment(
+        &self,
+        segment: SegmentOrdinal,
+        seg: &SegmentReader,
+    ) -> tantivy::Result<TimeOrderSegment> {
+        Ok(TimeOrderSegment {
+            cols: self.part.part.columns.get(&self.part.searcher, seg)?,
+            segment,
+            limit: self.limit,
+            order: self.order,
+            asc: BinaryHeap::new(),
+            desc: BinaryHeap::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(
+        &self,
+        fruits: Vec<Vec<(SortKey, DocAddress)>>,
+    ) -> tantivy::Result<Vec<(SortKey, DocAddress)>> {
+        let mut all: Vec<(SortKey, DocAddress)> = fruits.into_iter().flatten().collect();
+        match self.order {
+            Order::Asc => all.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1))),
+            Order::Desc => all.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1))),
+        }
+        all.truncate(self.limit);
+        Ok(all)
+    }
+}
+
+impl SegmentCollector for TimeOrderSegment {
+    type Fruit = Vec<(SortKey, DocAddress)>;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        let key = (
+            self.cols.ts.as_ref().and_then(|c| c.first(doc)),
+            self.cols.seq.as_ref().and_then(|c| c.first(doc)),
+        );
+        match self.order {
+            Order::Asc => {
+                if self.asc.len() < self.limit {
+                    self.asc.push((key, doc));
+                } else if self.asc.peek().is_some_and(|top| (key, doc) < *top) {
+                    self.asc.pop();
+                    self.asc.push((key, doc));
+                }
+            }
+            Order::Desc => {
+                if self.desc.len() < self.limit {
+                    self.desc.push(Reverse((key, doc)));
+                } else if self
+                    .desc
+                    .peek()
+                    .is_some_and(|Reverse(top)| (key, doc) > *top)
+                {
+                    self.desc.pop();
+                    self.desc.push(Reverse((key, doc)));
+                }
+            }
+        }
+    }
+
+    fn harvest(self) -> Vec<(SortKey, DocAddress)> {
+        let segment = self.segment;
+        let keys = self
+            .asc
+            .into_iter()
+            .chain(self.desc.into_iter().map(|Reverse(k)| k));
+        keys.map(|(key, doc)| (key, DocAddress::new(segment, doc)))
+            .collect()
+    }
+}
+
 /// Collects, from the documents matching an `edge` look-up, every typed identifier
-/// they carry and, for link documents, the edge itself. Reads fast fields only and
-/// resolves each distinct term once per segment.
-struct EdgeCollector;
+/// they carry and, for link documents, the edge itself. Reads fast fields only
+/// (cached per segment) and resolves each distinct term once per segment.
+struct EdgeCollector<'a> {
+    part: &'a Part,
+}
 
 #[derive(Default)]
 struct EdgeFruit {
@@ -354,16 +462,12 @@ struct EdgeFruit {
 }
 
 struct EdgeSegment {
-    idt: Option<StrColumn>,
-    la: Option<StrColumn>,
-    lb: Option<StrColumn>,
-    rule: Option<StrColumn>,
-    ts: Option<Column<i64>>,
+    cols: Arc<SegmentColumns>,
     ords: HashSet<u64>,
     links: HashMap<(u64, u64, u64), i64>,
 }
 
-impl Collector for EdgeCollector {
+impl Collector for EdgeCollector<'_> {
     type Fruit = EdgeFruit;
     type Child = EdgeSegment;
 
@@ -372,13 +476,8 @@ impl Collector for EdgeCollector {
         _ord: SegmentOrdinal,
         seg: &SegmentReader,
     ) -> tantivy::Result<EdgeSegment> {
-        let ff = seg.fast_fields();
         Ok(EdgeSegment {
-            idt: ff.str("idt")?,
-            la: ff.str("la")?,
-            lb: ff.str("lb")?,
-            rule: ff.str("rule")?,
-            ts: ff.column_opt::<i64>("ts")?,
+            cols: self.part.part.columns.get(&self.part.searcher, seg)?,
             ords: HashSet::new(),
             links: HashMap::new(),
         })
@@ -402,10 +501,11 @@ impl SegmentCollector for EdgeSegment {
     type Fruit = EdgeFruit;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        if let Some(idt) = &self.idt {
+        let cols = &self.cols;
+        if let Some(idt) = &cols.idt {
             self.ords.extend(idt.term_ords(doc));
         }
-        let (Some(la), Some(lb), Some(rule)) = (&self.la, &self.lb, &self.rule) else {
+        let (Some(la), Some(lb), Some(rule)) = (&cols.la, &cols.lb, &cols.rule) else {
             return;
         };
         let (Some(a), Some(b), Some(r)) = (
@@ -415,7 +515,7 @@ impl SegmentCollector for EdgeSegment {
         ) else {
             return;
         };
-        let ts = self.ts.as_ref().and_then(|c| c.first(doc)).unwrap_or(0);
+        let ts = cols.ts.as_ref().and_then(|c| c.first(doc)).unwrap_or(0);
         self.links
             .entry((a, b, r))
             .and_modify(|t| *t = (*t).min(ts))
@@ -430,10 +530,11 @@ impl SegmentCollector for EdgeSegment {
                 _ => None,
             }
         };
+        let cols = &self.cols;
         let typed = self
             .ords
             .iter()
-            .filter_map(|&o| resolve(&self.idt, o))
+            .filter_map(|&o| resolve(&cols.idt, o))
             .collect();
         let links = self
             .links
@@ -441,9 +542,9 @@ impl SegmentCollector for EdgeSegment {
             .filter_map(|(&(a, b, r), &ts)| {
                 Some((
                     (
-                        resolve(&self.la, a)?,
-                        resolve(&self.lb, b)?,
-                        resolve(&self.rule, r)?,
+                        resolve(&cols.la, a)?,
+                        resolve(&cols.lb, b)?,
+                        resolve(&cols.rule, r)?,
                     ),
                     ts,
                 ))
