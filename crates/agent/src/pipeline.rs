@@ -143,7 +143,7 @@ impl Pipeline {
             self.call_ended(call);
         }
         let key = ingested.call.as_ref().map(|k| k.as_str());
-        match self.docs.record(&record, key) {
+        match self.docs.record_mut(&mut record, key) {
             Ok(doc) => self.queue_doc(doc),
             Err(e) => {
                 self.metrics.drop_at("index");

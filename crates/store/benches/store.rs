@@ -88,14 +88,14 @@ fn store_with(dir: &std::path::Path, first_ts: i64, full_text: bool) -> Store {
     s
 }
 
-/// Indexes `recs` the way the agent does: documents built by a `DocBuilder`,
-/// added 1024 at a time, then one commit.
-fn index_all(s: &mut Store, recs: &[Record]) {
+/// Indexes `recs` the way the agent does: documents built by a `DocBuilder`
+/// (SIP messages stored beside the JSON), added 1024 at a time, then one commit.
+fn index_all(s: &mut Store, recs: &mut [Record]) {
     let builder = s.doc_builder();
-    for chunk in recs.chunks(1024) {
+    for chunk in recs.chunks_mut(1024) {
         let docs = chunk
-            .iter()
-            .map(|r| builder.record(r, None).unwrap())
+            .iter_mut()
+            .map(|r| builder.record_mut(r, None).unwrap())
             .collect();
         s.add_prepared_batch(docs).unwrap();
     }
@@ -125,12 +125,12 @@ fn index(c: &mut Criterion) {
         ("mixed_no_full_text", &all, false),
     ] {
         let n = 100_000;
-        let recs = corpus(base, n);
+        let mut recs = corpus(base, n);
         {
             let dir = tempfile::tempdir().unwrap();
             let mut s = store_with(dir.path(), recs[0].ts_micros, full_text);
             let (w0, c0) = (Instant::now(), cpu_time());
-            index_all(&mut s, &recs);
+            index_all(&mut s, &mut recs);
             let (wall, cpu) = (w0.elapsed(), cpu_time().zip(c0).map(|(b, a)| b - a));
             eprintln!(
                 "index/{name}: {n} records in {wall:.2?} wall ({:.0}/s), {cpu:.2?} CPU ({:.0} records per CPU-second)",
@@ -138,16 +138,17 @@ fn index(c: &mut Criterion) {
                 cpu.map_or(0.0, |c| n as f64 / c.as_secs_f64().max(1e-9)),
             );
         }
+        let first_ts = recs[0].ts_micros;
         g.throughput(Throughput::Elements(n as u64));
         g.bench_function(name, |b| {
             b.iter_batched(
                 || {
                     let dir = tempfile::tempdir().unwrap();
-                    let s = store_with(dir.path(), recs[0].ts_micros, full_text);
+                    let s = store_with(dir.path(), first_ts, full_text);
                     (dir, s)
                 },
                 |(dir, mut s)| {
-                    index_all(&mut s, &recs);
+                    index_all(&mut s, &mut recs);
                     drop(s);
                     dir
                 },

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::ops::Bound;
 use std::sync::Arc;
 
-use callweave_core::record::{Ident, Record};
+use callweave_core::record::{Ident, Record, RecordKind};
 use tantivy::collector::{Collector, Count, SegmentCollector};
 use tantivy::columnar::StrColumn;
 use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery};
@@ -180,7 +180,7 @@ impl StoreReader {
             hits.sort_by_key(|&(k, i, _)| (k, i));
             for (_, i, addr) in hits.into_iter().skip(opts.offset).take(limit) {
                 let Some(p) = parts.get(i) else { continue };
-                records.push(load_json::<Record>(p, &f, addr)?);
+                records.push(load_record(p, &f, addr)?);
             }
         }
 
@@ -342,10 +342,28 @@ fn load_json<T: serde::de::DeserializeOwned>(p: &Part, f: &Fields, addr: DocAddr
         .get_first(f.json)
         .and_then(|v| v.as_str())
         .unwrap_or_default();
+    decode_json(p, json)
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(p: &Part, json: &str) -> Result<T> {
     serde_json::from_str(json).map_err(|source| StoreError::Decode {
         partition: p.part.name.clone(),
         source,
     })
+}
+
+/// A stored record: its JSON, and the SIP message when it was stored beside it
+/// (`DocBuilder::record_mut`) rather than inside it.
+fn load_record(p: &Part, f: &Fields, addr: DocAddress) -> Result<Record> {
+    let doc: TantivyDocument = p.searcher.doc(addr).map_err(|e| index_err(p, e))?;
+    let mut values = doc.get_all(f.json).filter_map(|v| v.as_str());
+    let mut record: Record = decode_json(p, values.next().unwrap_or_default())?;
+    if let (Some(raw), RecordKind::Sip(s)) = (values.next(), &mut record.kind)
+        && s.raw.is_empty()
+    {
+        s.raw = Arc::from(raw);
+    }
+    Ok(record)
 }
 
 /// The first `limit` matching documents by (`ts`, `seq`), read from the cached

@@ -21,13 +21,14 @@
 //! | `outcome` | | | ✓ | raw, indexed |
 //! | `summary` | one line | | | stored (its words are in `text`) |
 //! | `text` | SIP head without boilerplate headers + SDP summary ([`sip_search_text`]) / event headers / log text | | | tokenized, indexed with term freqs (not stored) |
-//! | `json` | the record | | the [`CallDoc`] | stored only |
+//! | `json` | the record (a SIP message may be a second value, see [`record_doc_split`]) | | the [`CallDoc`] | stored only |
 //!
 //! Single-id records stay out of `edge`: an OPTIONS flood of 20 000 messages on one
 //! Call-ID then costs graph expansion nothing, and only the paginated record query
 //! touches it.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use callweave_core::record::{Ident, Record, RecordKind};
 use tantivy::TantivyDocument;
@@ -242,13 +243,56 @@ pub(crate) fn record_ids(record: &Record, call_key: Option<&str>) -> (Vec<String
     (plain, typed)
 }
 
-/// Builds the document for one record (its `seq` is added by the writer).
+/// Builds the document for one record (its `seq` is added by the writer), the
+/// record stored whole as JSON.
 pub(crate) fn record_doc(
     f: &Fields,
     record: &Record,
     call_key: Option<&str>,
     full_text: bool,
 ) -> Result<TantivyDocument> {
+    let mut doc = record_fields(f, record, call_key, full_text);
+    doc.add_text(
+        f.json,
+        serde_json::to_string(record).map_err(StoreError::Encode)?,
+    );
+    Ok(doc)
+}
+
+/// Like [`record_doc`], with a SIP message stored as a second `json` value
+/// beside the record's JSON instead of escaped inside it: no escaping on the way
+/// in or out, and less to compress. `record` is as it was when this returns.
+pub(crate) fn record_doc_split(
+    f: &Fields,
+    record: &mut Record,
+    call_key: Option<&str>,
+    full_text: bool,
+) -> Result<TantivyDocument> {
+    let mut doc = record_fields(f, record, call_key, full_text);
+    let raw = match &mut record.kind {
+        RecordKind::Sip(s) if !s.raw.is_empty() => {
+            Some(std::mem::replace(&mut s.raw, Arc::from("")))
+        }
+        _ => None,
+    };
+    let json = serde_json::to_string(&*record);
+    if let (Some(raw), RecordKind::Sip(s)) = (&raw, &mut record.kind) {
+        s.raw = raw.clone();
+    }
+    doc.add_text(f.json, json.map_err(StoreError::Encode)?);
+    if let Some(raw) = raw {
+        doc.add_text(f.json, &*raw);
+    }
+    Ok(doc)
+}
+
+/// Every field of a record's document but the stored record.
+fn record_fields(
+    f: &Fields,
+    record: &Record,
+    call_key: Option<&str>,
+    full_text: bool,
+) -> TantivyDocument {
     let mut doc = TantivyDocument::new();
     doc.add_text(f.doc_type, DOC_RECORD);
     doc.add_i64(f.ts, record.ts_micros);
@@ -319,11 +363,7 @@ pub(crate) fn record_doc(
         RecordKind::Log(_) => {}
     }
     doc.add_text(f.summary, record_summary(record));
-    doc.add_text(
-        f.json,
-        serde_json::to_string(record).map_err(StoreError::Encode)?,
-    );
-    Ok(doc)
+    doc
 }
 
 /// Header fields left out of a SIP message's full text: on every message, with

@@ -113,6 +113,18 @@ impl DocBuilder {
         })
     }
 
+    /// The document of one record, cheaper than [`record`](Self::record) for a
+    /// SIP message: the message is stored beside the record's JSON rather than
+    /// escaped inside it. `record` is unchanged when this returns (its message
+    /// is lent out while the JSON is written).
+    pub fn record_mut(&self, record: &mut Record, call_key: Option<&str>) -> Result<PreparedDoc> {
+        Ok(PreparedDoc {
+            kind: DocKind::Record(record.source()),
+            ts: record.ts_micros,
+            doc: schema::record_doc_split(&self.fields, record, call_key, self.full_text)?,
+        })
+    }
+
     /// The document of a link edge; `None` when an identifier is empty.
     pub fn link(
         &self,

@@ -764,8 +764,9 @@ fn reader_is_shared_across_threads() {
     });
 }
 
-/// Documents built on one thread and added in batches (what the agent does)
-/// index exactly what one-by-one adds do: same traces, same order, and a call
+/// Documents built on one thread and added in batches (what the agent does,
+/// SIP messages stored beside the JSON) index exactly what one-by-one adds do:
+/// same traces, same records byte for byte, same order, and a call
 /// summary re-added in a later batch replaces its first copy, also across the
 /// two partitions a batch can span.
 #[test]
@@ -778,10 +779,13 @@ fn prepared_batches_index_like_single_adds() {
     let many = tempfile::tempdir().unwrap();
     let mut batched = open(many.path());
     let builder = batched.doc_builder();
-    let mut docs: Vec<_> = recs
-        .iter()
-        .map(|r| builder.record(r, None).unwrap())
+    // What the agent does: the SIP message stored beside the record's JSON.
+    let mut lent = recs.clone();
+    let mut docs: Vec<_> = lent
+        .iter_mut()
+        .map(|r| builder.record_mut(r, None).unwrap())
         .collect();
+    assert_eq!(lent, recs, "records are unchanged by record_mut");
     docs.extend(
         esl_links(&recs)
             .into_iter()
