@@ -50,13 +50,24 @@ fuzz_target!(|data: &[u8]| {
     sip.method = Some(body.chars().take(12).collect());
     sip.request_uri = Some(body.clone());
     sip.raw = Arc::from(body.as_str());
-    let sip = Record::new(ts, node.as_str(), RecordKind::Sip(sip));
+    let mut sip = Record::new(ts, node.as_str(), RecordKind::Sip(sip));
     let mut log = LogRecord::new(body.as_str());
     log.uuid = Some(ChannelUuid::from(uuid.as_str()));
     let log = Record::new(ts.wrapping_add(1), node.as_str(), RecordKind::Log(log));
 
     let before = store.stats();
-    store.add_record(&sip, key.as_deref()).unwrap_or_else(|e| panic!("add sip: {e}"));
+    if data[8] & 2 == 0 {
+        store.add_record(&sip, key.as_deref()).unwrap_or_else(|e| panic!("add sip: {e}"));
+    } else {
+        // The agent's path: the message lent out of the record while it is stored.
+        let original = sip.clone();
+        let doc = store
+            .doc_builder()
+            .record_mut(&mut sip, key.as_deref())
+            .unwrap_or_else(|e| panic!("build sip: {e}"));
+        assert_eq!(sip, original, "record_mut changed the record");
+        store.add_prepared_batch(vec![doc]).unwrap_or_else(|e| panic!("add sip: {e}"));
+    }
     store.add_record(&log, None).unwrap_or_else(|e| panic!("add log: {e}"));
     store
         .add_link(&Ident::Call(CallId::from(call_id.as_str())), &Ident::Channel(ChannelUuid::from(uuid.as_str())), &node, ts)
