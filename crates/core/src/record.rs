@@ -422,7 +422,7 @@ impl SipRecord {
             hep_correlation: None,
             capture_agent_id: None,
             sdp: None,
-            raw: Arc::from(""),
+            raw: Arc::default(),
         }
     }
 

@@ -28,7 +28,6 @@
 //! touches it.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 
 use callweave_core::record::{Ident, Record, RecordKind};
 use tantivy::TantivyDocument;
@@ -270,9 +269,7 @@ pub(crate) fn record_doc_split(
 ) -> Result<TantivyDocument> {
     let mut doc = record_fields(f, record, call_key, full_text);
     let raw = match &mut record.kind {
-        RecordKind::Sip(s) if !s.raw.is_empty() => {
-            Some(std::mem::replace(&mut s.raw, Arc::from("")))
-        }
+        RecordKind::Sip(s) if !s.raw.is_empty() => Some(std::mem::take(&mut s.raw)),
         _ => None,
     };
     let json = serde_json::to_string(&*record);
