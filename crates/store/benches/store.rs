@@ -5,7 +5,8 @@
 //! - `index/*`: add a batch of records, commit once at the end (records/s).
 //! - `trace/warm`: trace random calls on a committed index of `CW_BENCH_RECORDS`
 //!   records (default 1 000 000), first page of 100 records; besides criterion's
-//!   mean it prints p50/p99 over 2 000 traces.
+//!   mean it prints p50/p99 over 2 000 traces, and over 200 traces each made
+//!   right after a commit (a freshly reloaded reader, as under ingest).
 #![allow(clippy::unwrap_used)]
 
 #[path = "../tests/common/mod.rs"]
@@ -232,6 +233,34 @@ fn trace(c: &mut Criterion) {
         lat[lat.len() * 9 / 10],
         lat[lat.len() * 99 / 100],
         lat[lat.len() - 1]
+    );
+
+    // The first trace after each commit: the reader has just been reloaded
+    // (tantivy opens every segment afresh), as happens once a second under
+    // ingest. Each round adds one more copy of the set and commits.
+    let mut after_commit: Vec<Duration> = (0..200)
+        .map(|round| {
+            let k = copies + round;
+            for r in &all {
+                s.add_record(&replicate(r, k), None).unwrap();
+            }
+            s.commit().unwrap();
+            let id = next_id();
+            let t = Instant::now();
+            let tr = reader.trace(&id, opts).unwrap().unwrap();
+            let d = t.elapsed();
+            assert!(tr.total_records > 100, "{id}: {}", tr.total_records);
+            d
+        })
+        .collect();
+    after_commit.sort();
+    eprintln!(
+        "first trace after a commit, over {} commits: p50 {:?}, p90 {:?}, p99 {:?}, max {:?}",
+        after_commit.len(),
+        after_commit[after_commit.len() / 2],
+        after_commit[after_commit.len() * 9 / 10],
+        after_commit[after_commit.len() * 99 / 100],
+        after_commit[after_commit.len() - 1]
     );
 
     let reader = Arc::new(reader);

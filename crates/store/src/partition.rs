@@ -7,8 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::index::SegmentId;
-use tantivy::schema::Schema;
-use tantivy::{Index, IndexReader, ReloadPolicy, Searcher, SegmentReader};
+use tantivy::schema::{Field, Schema};
+use tantivy::{
+    Index, IndexReader, ReloadPolicy, Searcher, SearcherGeneration, SegmentReader, Warmer,
+};
 
 use crate::error::{Result, StoreError};
 
@@ -26,7 +28,39 @@ pub(crate) struct Partition {
     /// readers see a commit as soon as it returns).
     pub reader: IndexReader,
     /// Fast-field columns of each live segment, opened once.
-    pub columns: ColumnCache,
+    pub columns: Arc<ColumnCache>,
+    /// Held here: the reader keeps only a weak reference.
+    _warmer: Arc<dyn Warmer>,
+}
+
+/// Readies each new searcher before any query sees it, on the thread that
+/// reloads the reader (the store's writer, after a commit).
+///
+/// tantivy opens every segment afresh on each reload (once a second under
+/// load), and a segment opens the term dictionary of a field on the first
+/// look-up in it. Left to the queries, the first trace after each commit paid
+/// for that on every segment, and the first after a merge also opened the new
+/// segment's fast-field columns: 4 to 11 ms instead of 0.5 ms, about one trace
+/// in twenty under load.
+struct PartitionWarmer {
+    /// The fields a trace looks terms up in.
+    fields: Vec<Field>,
+    columns: Arc<ColumnCache>,
+}
+
+impl Warmer for PartitionWarmer {
+    fn warm(&self, searcher: &Searcher) -> tantivy::Result<()> {
+        for seg in searcher.segment_readers() {
+            for &field in &self.fields {
+                seg.inverted_index(field)?;
+            }
+            self.columns.get(searcher, seg)?;
+        }
+        Ok(())
+    }
+
+    /// Nothing to collect: [`ColumnCache::get`] prunes as segments go.
+    fn garbage_collect(&self, _live_generations: &[&SearcherGeneration]) {}
 }
 
 /// The fast-field columns a query reads, of one segment. Opening a column
@@ -120,9 +154,19 @@ impl Partition {
         if index.schema() != *schema {
             return Err(StoreError::Schema { partition: name });
         }
+        let columns = Arc::new(ColumnCache::default());
+        let fields = ["id", "edge", "idt"]
+            .into_iter()
+            .filter_map(|n| schema.get_field(n).ok())
+            .collect();
+        let warmer: Arc<dyn Warmer> = Arc::new(PartitionWarmer {
+            fields,
+            columns: columns.clone(),
+        });
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
+            .warmers(vec![Arc::downgrade(&warmer)])
             .try_into()
             .map_err(|e| StoreError::index(&name, e))?;
         Ok(Partition {
@@ -131,7 +175,8 @@ impl Partition {
             dir: dir.to_owned(),
             index,
             reader,
-            columns: ColumnCache::default(),
+            columns,
+            _warmer: warmer,
         })
     }
 }
