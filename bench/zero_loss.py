@@ -271,6 +271,26 @@ def msum(m, name, **want):
     return sum(v for lab, v in m.get(name, []) if all(lab.get(k) == w for k, w in want.items()))
 
 
+def trace_buckets(m):
+    """Cumulative counts of callweave_api_query_seconds{query="trace"} by bucket bound."""
+    return {float(lab["le"]) if lab["le"] != "+Inf" else float("inf"): v
+            for lab, v in m.get("callweave_api_query_seconds_bucket", [])
+            if lab.get("query") == "trace" and "le" in lab}
+
+
+def bucket_quantile(before, after, q):
+    """Upper bound (ms) of the bucket holding quantile q of the observations between
+    two snapshots of a cumulative histogram."""
+    diff = sorted((le, after.get(le, 0) - before.get(le, 0)) for le in after)
+    total = diff[-1][1] if diff else 0
+    if not total:
+        return None
+    for le, n in diff:
+        if n >= q * total:
+            return None if le == float("inf") else round(le * 1000, 3)
+    return None
+
+
 def by_label(m, name, key):
     return {lab.get(key, ""): v for lab, v in m.get(name, []) if v}
 
@@ -326,6 +346,7 @@ class Agent:
             "decode_errors": by_label(m, "callweave_hep_decode_errors_total", "reason"),
             "queue_depth": msum(m, "callweave_pipeline_queue_depth"),
             "active_calls": msum(m, "callweave_active_calls"),
+            "trace_buckets": trace_buckets(m),
             "socket_drops": udp_socket_drops(self.hep_port) or 0,
             "cpu_ticks": proc_cpu_ticks(self.pid),
             "time": time.time(),
@@ -446,6 +467,7 @@ def agent_step(args, rate, tag, duration=None, trace_queries=0, esl=False, corre
     report, lg_cpu = run_loadgen(args, lg, duration + 120)
     during = agent.snapshot()
     trace = probe.result() if probe else None
+    trace_hist = trace_buckets(agent.metrics()) if probe else None
     after = agent.drain()
     alive = agent.alive()
     mem = agent.stop()
@@ -483,6 +505,10 @@ def agent_step(args, rate, tag, duration=None, trace_queries=0, esl=False, corre
         "loki": {"pushes": loki1["pushes"] - loki0["pushes"], "bytes": loki1["bytes"] - loki0["bytes"]} if loki1 else None,
     }
     if trace:
+        # The agent's own view: time in the index and assembling the answer,
+        # as bucket upper bounds (the client's figures add HTTP and scheduling).
+        trace["agent_p50_ms_le"] = bucket_quantile(before["trace_buckets"], trace_hist, 0.50)
+        trace["agent_p99_ms_le"] = bucket_quantile(before["trace_buckets"], trace_hist, 0.99)
         res["trace"] = trace
     log(f"agent {tag}: rate={rate:.0f} sent={sent} recv={total['hep_udp']:.0f} indexed={total['indexed_sip']:.0f} "
         f"sockdrops={total['socket_drops']} dropped={total['dropped']} cpu={res['agent']['cpu_cores_while_sending']} "

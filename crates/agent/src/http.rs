@@ -46,6 +46,8 @@ pub struct HttpState {
     pub store: StoreReader,
     /// Bearer token required by `/api/...`, if any.
     pub token: Option<String>,
+    /// Durations of the queries answered.
+    pub query_seconds: crate::metrics::QueryHistograms,
 }
 
 impl std::fmt::Debug for HttpState {
@@ -175,9 +177,40 @@ async fn trace(
     }
     let offset = params.offset.unwrap_or(0);
     let reader = state.store.clone();
-    tokio::task::spawn_blocking(move || build_trace(&reader, &id, offset, limit))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
+    run_query(&state.query_seconds, "trace", move || {
+        build_trace(&reader, &id, offset, limit)
+    })
+    .await?
+}
+
+/// Runs a blocking index query from a handler.
+///
+/// On the agent's API runtime (multi-threaded, its own threads) the query runs
+/// in place, on the thread that read the request: handing it to the blocking
+/// pool meant waking another thread, which under ingest load waited up to a few
+/// milliseconds for a CPU. Elsewhere (a current-thread runtime, as in some
+/// tests) it goes to the blocking pool. Its duration is observed in
+/// `callweave_api_query_seconds{query}`.
+async fn run_query<T, F>(
+    seconds: &crate::metrics::QueryHistograms,
+    query: &'static str,
+    f: F,
+) -> Result<T, ApiError>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let started = std::time::Instant::now();
+    let out = match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => Ok(tokio::task::block_in_place(f)),
+        _ => tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string())),
+    };
+    seconds
+        .get_or_create(&crate::metrics::QueryLabel { query })
+        .observe(started.elapsed().as_secs_f64());
+    out
 }
 
 /// Assembles a trace: the component from the index, its legs rebuilt from its
@@ -307,9 +340,8 @@ async fn calls(
         limit,
     };
     let reader = state.store.clone();
-    let docs = tokio::task::spawn_blocking(move || reader.calls(&filter))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
+    let docs = run_query(&state.query_seconds, "calls", move || reader.calls(&filter))
+        .await?
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(CallsResponse {
         calls: docs

@@ -25,6 +25,7 @@ pub mod http;
 pub mod kpi;
 pub mod metrics;
 pub mod pipeline;
+pub mod priority;
 mod ratelimit;
 pub mod sip_record;
 
@@ -114,11 +115,15 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningAgent> {
 
     let mut collectors = JoinSet::new();
     for socket in udp_sockets {
-        collectors.spawn(hep_source::run_udp(
-            socket,
-            ingest.clone(),
-            shutdown_rx.clone(),
-        ));
+        let ingest = ingest.clone();
+        let shutdown = shutdown_rx.clone();
+        let thread = std::thread::Builder::new()
+            .name("callweave-hep-udp".to_owned())
+            .spawn(move || hep_source::run_udp(socket, ingest, shutdown))
+            .context("cannot start a HEP UDP thread")?;
+        collectors.spawn(async move {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        });
     }
     for listener in tcp_listeners {
         collectors.spawn(hep_source::run_tcp(
@@ -188,9 +193,14 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningAgent> {
         store,
         metrics: metrics.clone(),
     };
+    let index_nice = settings.index_nice;
     let index_thread = std::thread::Builder::new()
         .name("callweave-index".to_owned())
-        .spawn(move || indexer.run())
+        .spawn(move || {
+            // tantivy's threads, started from this one, inherit it.
+            priority::lower_current_thread(index_nice);
+            indexer.run()
+        })
         .context("cannot start the index thread")?;
     let pipeline = pipeline::Pipeline {
         rx: record_rx,
@@ -206,7 +216,10 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningAgent> {
     };
     let pipeline = std::thread::Builder::new()
         .name("callweave-pipeline".to_owned())
-        .spawn(move || pipeline.run())
+        .spawn(move || {
+            priority::lower_current_thread(index_nice);
+            pipeline.run()
+        })
         .context("cannot start the pipeline thread")?;
 
     let ready = Arc::new(AtomicBool::new(false));
@@ -215,16 +228,42 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningAgent> {
         ready: ready.clone(),
         store: store_reader,
         token: settings.api_token.clone(),
+        query_seconds: metrics.api_queries.clone(),
     };
     let app = http::router(state);
     let mut http_shutdown = shutdown_rx.clone();
-    let http_task = tokio::spawn(async move {
-        let serve = axum::serve(http_listener, app).with_graceful_shutdown(async move {
-            let _ = http_shutdown.changed().await;
-        });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "HTTP server failed");
-        }
+    let http_listener = http_listener.into_std()?;
+    // The API has a thread and a runtime of its own: the shared runtime's workers
+    // carry the collectors and the Loki client, and a trace asked at 3 a.m. during
+    // a peak must not queue behind them.
+    let api_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(API_THREADS)
+        .enable_all()
+        .thread_name("callweave-api")
+        .build()
+        .context("cannot start the API runtime")?;
+    let api_thread = std::thread::Builder::new()
+        .name("callweave-api".to_owned())
+        .spawn(move || {
+            api_runtime.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(http_listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot register the HTTP listener");
+                        return;
+                    }
+                };
+                let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                    let _ = http_shutdown.changed().await;
+                });
+                if let Err(e) = serve.await {
+                    tracing::error!(error = %e, "HTTP server failed");
+                }
+            });
+        })
+        .context("cannot start the API thread")?;
+    let http_task = tokio::task::spawn_blocking(move || {
+        let _ = api_thread.join();
     });
     ready.store(true, Ordering::Release);
     tracing::info!(node = %node, ?hep_udp, ?hep_tcp, %http, "callweave agent started");
@@ -278,6 +317,10 @@ impl RunningAgent {
         tracing::info!("callweave agent stopped");
     }
 }
+
+/// Worker threads of the API runtime: queries run on them (see `http`), so two
+/// traces, or a trace and a scrape, proceed side by side.
+const API_THREADS: usize = 2;
 
 /// Runs the agent until SIGTERM or Ctrl-C, then shuts down cleanly.
 pub async fn run_until_signal(settings: Settings) -> anyhow::Result<()> {

@@ -7,6 +7,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 /// `{transport}`: `udp` or `tcp`.
@@ -47,6 +48,21 @@ pub struct SourceLabel {
     pub source: &'static str,
 }
 
+/// `{query}` of an API query: `trace` or `calls`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueryLabel {
+    /// The API query.
+    pub query: &'static str,
+}
+
+/// Histograms of API query durations, by query.
+pub type QueryHistograms = Family<QueryLabel, Histogram, fn() -> Histogram>;
+
+fn query_histogram() -> Histogram {
+    // 0.25 ms to about 4 s.
+    Histogram::new(exponential_buckets(0.000_25, 2.0, 15))
+}
+
 /// All agent metrics. Cheap to clone (every metric is an `Arc` inside).
 #[derive(Debug, Clone)]
 pub struct Metrics {
@@ -66,6 +82,8 @@ pub struct Metrics {
     pub hep_tcp_connections: Gauge,
     /// Records waiting in the pipeline queue.
     pub queue_depth: Gauge,
+    /// Time API queries spent in the index and assembling their answer.
+    pub api_queries: QueryHistograms,
     /// Documents waiting for the index writer thread.
     pub index_queue_depth: Gauge,
     /// Index commit duration.
@@ -91,6 +109,7 @@ impl Metrics {
             records: Family::default(),
             hep_tcp_connections: Gauge::default(),
             queue_depth: Gauge::default(),
+            api_queries: Family::new_with_constructor(query_histogram),
             index_queue_depth: Gauge::default(),
             index_commit: prometheus_client::metrics::histogram::Histogram::new(
                 prometheus_client::metrics::histogram::exponential_buckets(0.001, 2.0, 14),
@@ -130,6 +149,9 @@ impl Metrics {
         }
         for source in ["sip", "esl", "log"] {
             let _ = self.records.get_or_create(&SourceLabel { source });
+        }
+        for query in ["trace", "calls"] {
+            let _ = self.api_queries.get_or_create(&QueryLabel { query });
         }
         self.kpis.precreate();
         let mut r = Registry::default();
@@ -172,6 +194,11 @@ impl Metrics {
             "callweave_index_queue_depth",
             "Documents waiting for the index writer thread",
             self.index_queue_depth.clone(),
+        );
+        r.register(
+            "callweave_api_query_seconds",
+            "Time an API query (trace, calls) spent in the index and assembling its answer",
+            self.api_queries.clone(),
         );
         r.register(
             "callweave_index_commit_seconds",

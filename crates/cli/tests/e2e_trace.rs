@@ -212,5 +212,27 @@ async fn freeswitch_b2bua_calls_are_joined_from_hep_esl_and_log() {
     assert_eq!(s404, 404);
     assert!(body404.contains("\"error\""), "{body404}");
     assert_eq!(s400, 400);
+
+    // Every query that reached the index was timed (the 400 never did): two
+    // traces per call at least (A-leg and B-leg side), plus the 404.
+    let n_calls: usize = sets.iter().map(|s| calls_tsv(s).len()).sum();
+    let (_, body) = tokio::task::spawn_blocking(move || http_get(http, "/metrics"))
+        .await
+        .unwrap();
+    let m = parse_metrics(&body);
+    let timed = sum(
+        &m,
+        "callweave_api_query_seconds_count",
+        &["query=\"trace\""],
+    );
+    assert!(timed > (2 * n_calls) as f64, "{timed} traces timed");
+    assert_eq!(
+        sum(
+            &m,
+            "callweave_api_query_seconds_count",
+            &["query=\"calls\""]
+        ),
+        0.0
+    );
     agent.shutdown().await;
 }
