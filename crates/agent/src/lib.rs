@@ -48,8 +48,9 @@ use crate::metrics::Metrics;
 /// more memory under overload (BENCHMARKS.md: 708 MiB with 64 Ki per queue).
 pub const PIPELINE_QUEUE: usize = 16_384;
 /// Capacity of the queue between the pipeline and the Loki pusher (which spools
-/// to disk when Loki is slow).
-pub const LOKI_QUEUE: usize = 16_384;
+/// to disk when Loki is slow), in hand-offs of about 512 records (or 50 ms of
+/// them): about 16,000 records.
+pub const LOKI_QUEUE: usize = 32;
 
 /// A started agent.
 #[derive(Debug)]
@@ -212,6 +213,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningAgent> {
         pending: Vec::new(),
         index_thread,
         loki: loki_tx,
+        loki_pending: (Vec::new(), None),
         node: node.clone(),
     };
     let pipeline = std::thread::Builder::new()

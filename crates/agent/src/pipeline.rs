@@ -24,6 +24,10 @@ use crate::metrics::{Metrics, SourceLabel};
 
 /// Records handled per wake-up.
 const BATCH: usize = 1024;
+/// Records for Loki are handed over once this many are gathered…
+const LOKI_HANDOFF: usize = 512;
+/// …or once the oldest has waited this long (or at the next wake-up after it).
+const LOKI_HANDOFF_AGE: Duration = Duration::from_millis(50);
 /// Longest wait for records before doing periodic work.
 const TICK: Duration = Duration::from_millis(200);
 /// How often calls are expired from memory.
@@ -61,7 +65,9 @@ pub struct Pipeline {
     /// The index thread, joined once the pipeline has drained into it.
     pub index_thread: std::thread::JoinHandle<()>,
     /// Records for Loki, with their call key; `None` without `[loki]`.
-    pub loki: Option<mpsc::Sender<(Record, Option<String>)>>,
+    pub loki: Option<mpsc::Sender<callweave_loki::Records>>,
+    /// Records for Loki not yet handed over, and when the first of them came.
+    pub loki_pending: (callweave_loki::Records, Option<Instant>),
     /// This agent's node name: the Loki `node` label. A SIP record's own node
     /// comes from the HEP packet (chunk 0x13 or the capture id), which a sender
     /// chooses, so it never becomes a label.
@@ -96,6 +102,7 @@ impl Pipeline {
                 self.handle_record(record, now);
             }
             self.flush_index();
+            self.flush_loki(closed);
             if closed {
                 break;
             }
@@ -158,14 +165,35 @@ impl Pipeline {
                 self.queue_doc(doc);
             }
         }
-        if let Some(loki) = &self.loki {
+        if self.loki.is_some() {
             // A SIP record's node came from the HEP packet; the label is ours.
             record.node = self.node.clone();
-            if loki.try_send((record, key.map(str::to_owned))).is_err() {
-                // The pusher spools to disk when Loki is slow; a full queue here
-                // means even the spool cannot keep up.
-                self.metrics.drop_at("loki_queue");
-            }
+            let (pending, since) = &mut self.loki_pending;
+            since.get_or_insert_with(Instant::now);
+            pending.push((record, key.map(str::to_owned)));
+        }
+    }
+
+    /// Hands the records gathered for Loki over in one message, when there are
+    /// enough of them, the oldest has waited long enough, or `now` is set.
+    fn flush_loki(&mut self, now: bool) {
+        let Some(loki) = &self.loki else { return };
+        let (pending, since) = &mut self.loki_pending;
+        let due = since.is_some_and(|t| t.elapsed() >= LOKI_HANDOFF_AGE);
+        if pending.is_empty() || !(now || due || pending.len() >= LOKI_HANDOFF) {
+            return;
+        }
+        *since = None;
+        let records = std::mem::replace(pending, Vec::with_capacity(LOKI_HANDOFF));
+        if let Err(e) = loki.try_send(records) {
+            // The pusher spools to disk when Loki is slow; a full queue here
+            // means even the spool cannot keep up.
+            let n = match e {
+                mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r) => {
+                    r.len()
+                }
+            };
+            self.metrics.drop_by("loki_queue", n as u64);
         }
     }
 

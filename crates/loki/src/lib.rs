@@ -6,8 +6,8 @@
 //!
 //! # Pushing
 //!
-//! [`LokiPusher`] is a sink task: `(Record, Option<call key>)` in through a bounded
-//! channel, `POST /loki/api/v1/push` out.
+//! [`LokiPusher`] is a sink task: batches of `(Record, Option<call key>)`
+//! ([`Records`]) in through a bounded channel, `POST /loki/api/v1/push` out.
 //!
 //! - **Wire format** ([`proto`]): `logproto.PushRequest` with structured metadata,
 //!   as prost messages with the upstream field numbers, snappy **block** compressed,
@@ -93,7 +93,7 @@
 //! let (tx, rx) = tokio::sync::mpsc::channel(10_000);
 //! let (stop, stopped) = tokio::sync::watch::channel(false);
 //! let task = tokio::spawn(pusher.run(rx, stopped));
-//! // … tx.send((record, Some(call_key))).await …
+//! // … tx.send(vec![(record, Some(call_key))]).await …
 //! # drop(tx);
 //! let _ = stop.send(true);
 //! let _ = task.await;
@@ -118,7 +118,7 @@ pub use error::{Error, WireErrorKind};
 pub use http::{Auth, PUSH_PATH, QUERY_RANGE_PATH};
 pub use metrics::{FailureStatus, LokiMetrics};
 pub use proto::{PushRequest, decode_push_body, encode_push_body};
-pub use push::{LokiConfig, LokiPusher, MAX_RETRY_AFTER, backoff, parse_retry_after};
+pub use push::{LokiConfig, LokiPusher, MAX_RETRY_AFTER, Records, backoff, parse_retry_after};
 pub use query::{
     ENCODING_FLAGS_HEADER, LokiEntry, LokiTrace, QueryClient, QueryConfig, fetch_trace,
     parse_query_response, trace_query,

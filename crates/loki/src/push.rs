@@ -398,6 +398,10 @@ impl LogLimiter {
     }
 }
 
+/// Records for a [`LokiPusher`], each with its call key when known, handed over
+/// a batch at a time.
+pub type Records = Vec<(Record, Option<String>)>;
+
 /// The Loki sink. Create with [`LokiPusher::new`], then [`LokiPusher::run`] it
 /// on its own task.
 pub struct LokiPusher {
@@ -478,9 +482,13 @@ impl LokiPusher {
     /// Runs until `shutdown` turns true (or its sender goes away) or `rx` closes.
     /// On the way out it drains `rx`, gives Loki up to `timeout` for what is in
     /// memory, and spools the rest for the next start.
+    ///
+    /// Records arrive a batch at a time ([`Records`]): one wake-up of this task
+    /// per batch instead of per record (at 45k records/s, waking per record had
+    /// the runtime's workers spend a third of their time switching context).
     pub async fn run(
         mut self,
-        mut rx: mpsc::Receiver<(Record, Option<String>)>,
+        mut rx: mpsc::Receiver<Records>,
         mut shutdown: watch::Receiver<bool>,
     ) {
         let mut inflight: Option<InFlight> = None;
@@ -505,7 +513,11 @@ impl LokiPusher {
                     }
                 }
                 msg = rx.recv() => match msg {
-                    Some((record, key)) => self.ingest(&record, key.as_deref()).await,
+                    Some(records) => {
+                        for (record, key) in &records {
+                            self.ingest(record, key.as_deref()).await;
+                        }
+                    }
                     None => break,
                 },
                 () = sleep_until_opt(deadline) => self.flush_batcher().await,
@@ -709,14 +721,12 @@ impl LokiPusher {
         self.metrics.set_spool_bytes(self.spool.total_bytes());
     }
 
-    async fn shutdown(
-        mut self,
-        mut rx: mpsc::Receiver<(Record, Option<String>)>,
-        inflight: Option<InFlight>,
-    ) {
+    async fn shutdown(mut self, mut rx: mpsc::Receiver<Records>, inflight: Option<InFlight>) {
         rx.close();
-        while let Ok((record, key)) = rx.try_recv() {
-            self.ingest(&record, key.as_deref()).await;
+        while let Ok(records) = rx.try_recv() {
+            for (record, key) in &records {
+                self.ingest(record, key.as_deref()).await;
+            }
         }
         self.flush_batcher().await;
         let deadline = tokio::time::Instant::now() + self.cfg.timeout;

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 struct Running {
-    tx: mpsc::Sender<(Record, Option<String>)>,
+    tx: mpsc::Sender<callweave_loki::Records>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
     metrics: LokiMetrics,
@@ -27,7 +27,7 @@ struct Running {
 impl Running {
     async fn send_all(&self, recs: &[Record]) {
         for r in recs {
-            self.tx.send((r.clone(), None)).await.unwrap();
+            self.tx.send(vec![(r.clone(), None)]).await.unwrap();
         }
     }
 

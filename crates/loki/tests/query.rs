@@ -25,7 +25,7 @@ async fn push(fake: &FakeLoki, recs: &[Record]) {
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(pusher.run(rx, stopped));
     for r in recs {
-        tx.send((r.clone(), None)).await.unwrap();
+        tx.send(vec![(r.clone(), None)]).await.unwrap();
     }
     let t0 = Instant::now();
     while metrics.entries_sent() < recs.len() as u64 {
