@@ -12,7 +12,7 @@
 //! | `edge` | only with ≥ 2 distinct ids | a, b | | raw, indexed: graph expansion |
 //! | `idt` | typed ids | typed a, b | | raw, indexed + fast (`c:`/`u:`/`k:` prefix) |
 //! | `la`, `lb`, `rule` | | ✓ | | raw, fast |
-//! | `call` | call key | | | raw, indexed |
+//! | `call` | (not written any more: the call key is in `id` and `idt`; kept so older partitions open) | | | raw, indexed |
 //! | `call_of` | | | call key | raw, indexed: replace-by-term |
 //! | `kind` | `sip`/`esl`/`log` | | | raw, indexed |
 //! | `method`, `status` | SIP | | | raw / u64, indexed |
@@ -63,7 +63,6 @@ pub(crate) struct Fields {
     pub la: Field,
     pub lb: Field,
     pub rule: Field,
-    pub call: Field,
     pub call_of: Field,
     pub kind: Field,
     pub method: Field,
@@ -115,8 +114,12 @@ pub(crate) fn build_schema() -> (Schema, Fields) {
         la: b.add_text_field("la", raw_fast()),
         lb: b.add_text_field("lb", raw_fast()),
         rule: b.add_text_field("rule", raw_fast()),
-        call: b.add_text_field("call", raw_indexed()),
-        call_of: b.add_text_field("call_of", raw_indexed()),
+        call_of: {
+            // No longer written (the call key is in `id` and `idt`); still in the
+            // schema so partitions written before open.
+            b.add_text_field("call", raw_indexed());
+            b.add_text_field("call_of", raw_indexed())
+        },
         kind: b.add_text_field("kind", raw_indexed()),
         method: b.add_text_field("method", raw_indexed()),
         status: b.add_u64_field("status", INDEXED),
@@ -307,9 +310,6 @@ fn record_fields(
     }
     for t in &typed {
         doc.add_text(f.idt, t);
-    }
-    if let Some(k) = call_key.filter(|k| !k.is_empty()) {
-        doc.add_text(f.call, k);
     }
 
     match &record.kind {
