@@ -143,11 +143,14 @@ def loadavg():
 
 
 class RssSampler:
-    """Samples the summed RSS of a set of processes; keeps the peak."""
+    """Samples the summed RSS of a set of processes; keeps the peak, and the peak
+    of its anonymous part (RssAnon: heap and stacks, without the mapped index
+    files, whose pages the kernel can drop)."""
 
     def __init__(self, pids_fn, every=0.25):
         self.pids_fn, self.every = pids_fn, every
         self.peak = 0
+        self.peak_anon = 0
         self.samples = []
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
@@ -155,8 +158,10 @@ class RssSampler:
 
     def _run(self):
         while not self._stop.is_set():
-            total = sum(proc_status(p, "VmRSS") for p in self.pids_fn())
+            pids = self.pids_fn()
+            total = sum(proc_status(p, "VmRSS") for p in pids)
             self.peak = max(self.peak, total)
+            self.peak_anon = max(self.peak_anon, sum(proc_status(p, "RssAnon") for p in pids))
             self.samples.append((time.time(), total))
             self._stop.wait(self.every)
 
@@ -376,7 +381,7 @@ class Agent:
         peak_sampled = self.rss.stop()
         hwm = proc_status(self.pid, "VmHWM")
         stop(self.proc)
-        return {"vm_hwm": hwm, "rss_peak_sampled": peak_sampled}
+        return {"vm_hwm": hwm, "rss_peak_sampled": peak_sampled, "rss_anon_peak_sampled": self.rss.peak_anon}
 
 
 def delta(a, b):
@@ -500,6 +505,7 @@ def agent_step(args, rate, tag, duration=None, trace_queries=0, esl=False, corre
             "active_calls_end": after["active_calls"],
             "vm_hwm_mib": round(mem["vm_hwm"] / 2**20, 1),
             "rss_peak_sampled_mib": round(mem["rss_peak_sampled"] / 2**20, 1),
+            "rss_anon_peak_sampled_mib": round(mem["rss_anon_peak_sampled"] / 2**20, 1),
             "alive": alive,
         },
         "loki": {"pushes": loki1["pushes"] - loki0["pushes"], "bytes": loki1["bytes"] - loki0["bytes"]} if loki1 else None,
