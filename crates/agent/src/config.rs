@@ -39,12 +39,25 @@ pub struct Config {
 }
 
 /// `[node]`
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NodeConfig {
     /// Node name attached to every record and used as the Loki `node` label.
     /// Default: the host name.
     pub name: Option<String>,
+    /// Nice value (0 to 19) of the ingest threads: HEP UDP receive, the
+    /// pipeline (correlation, documents) and the index (tantivy indexing and
+    /// merging).
+    pub ingest_nice: i32,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            name: None,
+            ingest_nice: 10,
+        }
+    }
 }
 
 /// `[hep]`
@@ -190,9 +203,6 @@ pub struct StoreConfig {
     /// Index the words of every record for full-text search (records are
     /// found by their identifiers, numbers, method, status and node either way).
     pub full_text: bool,
-    /// Nice value (0 to 19) of the pipeline and index threads: correlation,
-    /// document building, tantivy indexing and merging.
-    pub index_nice: i32,
 }
 
 impl Default for StoreConfig {
@@ -201,7 +211,6 @@ impl Default for StoreConfig {
             data_dir: PathBuf::from("./callweave-data"),
             retention: "7d".to_owned(),
             full_text: true,
-            index_nice: 10,
         }
     }
 }
@@ -320,8 +329,8 @@ pub struct Settings {
     pub retention: Duration,
     /// Full-text indexing of records.
     pub full_text: bool,
-    /// Nice value of the pipeline and index threads.
-    pub index_nice: i32,
+    /// Nice value of the ingest threads.
+    pub ingest_nice: i32,
     /// HTTP listen address.
     pub http_listen: SocketAddr,
     /// Bearer token required by the API (`/api/...`), if configured.
@@ -407,10 +416,10 @@ impl Config {
             ..callweave_core::Config::default()
         };
         let retention = parse_duration("store.retention", &self.store.retention)?;
-        if !(0..=19).contains(&self.store.index_nice) {
+        if !(0..=19).contains(&self.node.ingest_nice) {
             bail!(
-                "store.index_nice: {} is not a nice value from 0 to 19",
-                self.store.index_nice
+                "node.ingest_nice: {} is not a nice value from 0 to 19",
+                self.node.ingest_nice
             );
         }
         let http_listen = self
@@ -447,7 +456,7 @@ impl Config {
             data_dir: self.store.data_dir.clone(),
             retention,
             full_text: self.store.full_text,
-            index_nice: self.store.index_nice,
+            ingest_nice: self.node.ingest_nice,
             http_listen,
             api_token,
             loki: loki_settings,
@@ -588,7 +597,7 @@ mod tests {
         assert_eq!(s.retention, Duration::from_secs(7 * 86_400));
         assert!(s.hep_auth_key.is_none());
         assert!(!s.node.is_empty());
-        assert_eq!(s.index_nice, 10);
+        assert_eq!(s.ingest_nice, 10);
     }
 
     #[test]
@@ -604,8 +613,8 @@ mod tests {
             ("[hep]\nudp = [\"nope\"]", "hep.udp"),
             ("[http]\nlisten = \"x\"", "http.listen"),
             ("[store]\nretention = \"7x\"", "store.retention"),
-            ("[store]\nindex_nice = 20", "store.index_nice"),
-            ("[store]\nindex_nice = -5", "store.index_nice"),
+            ("[node]\ningest_nice = 20", "node.ingest_nice"),
+            ("[node]\ningest_nice = -5", "node.ingest_nice"),
             (
                 "[hep]\nudp_recv_buffer = \"12 parsecs\"",
                 "hep.udp_recv_buffer",

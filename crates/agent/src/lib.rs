@@ -115,12 +115,16 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningAgent> {
     let http = http_listener.local_addr()?;
 
     let mut collectors = JoinSet::new();
+    let ingest_nice = settings.ingest_nice;
     for socket in udp_sockets {
         let ingest = ingest.clone();
         let shutdown = shutdown_rx.clone();
         let thread = std::thread::Builder::new()
             .name("callweave-hep-udp".to_owned())
-            .spawn(move || hep_source::run_udp(socket, ingest, shutdown))
+            .spawn(move || {
+                priority::lower_current_thread(ingest_nice);
+                hep_source::run_udp(socket, ingest, shutdown)
+            })
             .context("cannot start a HEP UDP thread")?;
         collectors.spawn(async move {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
@@ -194,12 +198,11 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningAgent> {
         store,
         metrics: metrics.clone(),
     };
-    let index_nice = settings.index_nice;
     let index_thread = std::thread::Builder::new()
         .name("callweave-index".to_owned())
         .spawn(move || {
             // tantivy's threads, started from this one, inherit it.
-            priority::lower_current_thread(index_nice);
+            priority::lower_current_thread(ingest_nice);
             indexer.run()
         })
         .context("cannot start the index thread")?;
@@ -219,7 +222,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningAgent> {
     let pipeline = std::thread::Builder::new()
         .name("callweave-pipeline".to_owned())
         .spawn(move || {
-            priority::lower_current_thread(index_nice);
+            priority::lower_current_thread(ingest_nice);
             pipeline.run()
         })
         .context("cannot start the pipeline thread")?;

@@ -1,11 +1,14 @@
 //! CPU priority of the agent's background threads.
 //!
-//! The pipeline and index threads (and tantivy's indexing, compression and
-//! merge threads, which they start and which inherit their nice value) are
-//! throughput work with queues in front of them. At a higher nice value they
-//! yield the CPU to what must answer quickly: trace queries on the API threads,
-//! the HEP receive thread emptying the socket buffer, and FreeSWITCH itself on a
-//! media node. Where nothing else wants the CPU they get all of it.
+//! The ingest threads — HEP UDP receive, the pipeline, the index (and
+//! tantivy's indexing, compression and merge threads, which the index thread
+//! starts and which inherit its nice value) — are throughput work with queues in
+//! front of them. At a higher nice value (`node.ingest_nice`) they yield the CPU
+//! to what must answer quickly: trace queries on the API threads, and
+//! FreeSWITCH itself on a media node. Where nothing else wants the CPU they get
+//! all of it. They share one value: a receive thread at a better priority than
+//! the pipeline would, under overload, spend the CPU decoding messages the
+//! pipeline then has no room for.
 
 /// Raises the nice value of the calling thread (only it: on Linux the nice
 /// value is per thread) to `nice`, and returns the value now in force. A thread
