@@ -214,6 +214,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningAgent> {
         docs,
         index: index_tx,
         pending: Vec::new(),
+        pending_since: None,
         index_thread,
         loki: loki_tx,
         loki_pending: (Vec::new(), None),

@@ -34,12 +34,19 @@ const TICK: Duration = Duration::from_millis(200);
 const EXPIRE_EVERY: Duration = Duration::from_secs(1);
 /// How often retention is applied to the index.
 const RETENTION_EVERY: Duration = Duration::from_secs(600);
-/// Batches of documents waiting for the index thread: one batch per pipeline
-/// wake-up, at most [`BATCH`] records (and their links) each, so about 32 Ki
-/// documents, enough for a commit's stall at 100k records/s. When full, the
-/// pipeline thread waits, its own queue fills and the newest records are
-/// dropped there (`stage="pipeline"`), counted.
+/// Batches of documents waiting for the index thread, each of about
+/// [`INDEX_HANDOFF`] documents (fewer when they waited [`INDEX_HANDOFF_AGE`]):
+/// about 32 Ki documents, half a second at 60k records/s, more than a commit's
+/// stall. When full, the pipeline thread waits, its own queue fills and the
+/// newest records are dropped there (`stage="pipeline"`), counted.
 pub const INDEX_QUEUE_BATCHES: usize = 32;
+/// Documents are handed to the index thread once this many are gathered…
+const INDEX_HANDOFF: usize = 1024;
+/// …or once the oldest has waited this long (or at the next wake-up after it).
+/// Handing over every wake-up's few documents at high rates filled the queue's
+/// 32 slots with a few thousand documents, 50 ms of buffer: a commit's stall
+/// then overflowed into drops.
+const INDEX_HANDOFF_AGE: Duration = Duration::from_millis(20);
 
 /// The queue into the index thread.
 pub fn index_queue() -> (Sender<Vec<PreparedDoc>>, Receiver<Vec<PreparedDoc>>) {
@@ -62,6 +69,8 @@ pub struct Pipeline {
     pub index: Sender<Vec<PreparedDoc>>,
     /// The batch being built.
     pub pending: Vec<PreparedDoc>,
+    /// When the oldest of `pending` was made.
+    pub pending_since: Option<Instant>,
     /// The index thread, joined once the pipeline has drained into it.
     pub index_thread: std::thread::JoinHandle<()>,
     /// Records for Loki, with their call key; `None` without `[loki]`.
@@ -92,8 +101,14 @@ impl Pipeline {
         let mut last_expire = Instant::now();
         loop {
             let rx = &mut self.rx;
+            // With work waiting for a hand-off, wake up in time to hand it over.
+            let wait = if self.pending.is_empty() && self.loki_pending.0.is_empty() {
+                TICK
+            } else {
+                INDEX_HANDOFF_AGE
+            };
             let got = self.handle.block_on(async {
-                tokio::time::timeout(TICK, rx.recv_many(&mut batch, BATCH)).await
+                tokio::time::timeout(wait, rx.recv_many(&mut batch, BATCH)).await
             });
             let closed = matches!(got, Ok(0));
             self.metrics.queue_depth.set(self.rx.len() as i64);
@@ -101,7 +116,7 @@ impl Pipeline {
             for record in batch.drain(..) {
                 self.handle_record(record, now);
             }
-            self.flush_index();
+            self.flush_index(closed);
             self.flush_loki(closed);
             if closed {
                 break;
@@ -113,7 +128,7 @@ impl Pipeline {
                     self.call_ended(call);
                 }
                 self.metrics.kpis.set_active(self.correlator.active_calls());
-                self.flush_index();
+                self.flush_index(false);
             }
         }
         // Shutdown: the calls in memory are written as they stand, so `calls`
@@ -122,7 +137,7 @@ impl Pipeline {
         for call in &remaining {
             self.index_call(call);
         }
-        self.flush_index();
+        self.flush_index(true);
         tracing::debug!(calls = remaining.len(), "pipeline drained");
         let Pipeline {
             index,
@@ -198,17 +213,22 @@ impl Pipeline {
     }
 
     fn queue_doc(&mut self, doc: PreparedDoc) {
+        self.pending_since.get_or_insert_with(Instant::now);
         self.pending.push(doc);
     }
 
     /// Sends the batch built so far. Waits while the index thread is a full
     /// queue behind (a commit in progress); loses the documents only when that
     /// thread is gone.
-    fn flush_index(&mut self) {
-        if self.pending.is_empty() {
+    fn flush_index(&mut self, now: bool) {
+        let due = self
+            .pending_since
+            .is_some_and(|t| t.elapsed() >= INDEX_HANDOFF_AGE);
+        if self.pending.is_empty() || !(now || due || self.pending.len() >= INDEX_HANDOFF) {
             return;
         }
-        let docs = std::mem::take(&mut self.pending);
+        self.pending_since = None;
+        let docs = std::mem::replace(&mut self.pending, Vec::with_capacity(INDEX_HANDOFF));
         let n = docs.len() as i64;
         self.metrics.index_queue_depth.inc_by(n);
         if let Err(e) = self.index.send(docs) {
