@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use callweave_core::record::{CallId, ChannelUuid, Record, RecordKind};
-use callweave_store::{Store, StoreOptions, TraceOptions};
+use callweave_store::{Store, StoreOptions, StoreReader, TraceOptions};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
 const SET: &str = "01-bridged-callid-random";
@@ -160,6 +160,26 @@ fn index(c: &mut Criterion) {
     g.finish();
 }
 
+/// One trace of `id`, timed; the call must have more than a page of records.
+fn timed_trace(reader: &StoreReader, id: &str, opts: TraceOptions) -> Duration {
+    let t = Instant::now();
+    let tr = reader.trace(id, opts).unwrap().unwrap();
+    let d = t.elapsed();
+    assert!(tr.total_records > 100, "{id}: {}", tr.total_records);
+    d
+}
+
+fn print_percentiles(what: &str, mut lat: Vec<Duration>) {
+    lat.sort();
+    eprintln!(
+        "{what}: p50 {:?}, p90 {:?}, p99 {:?}, max {:?}",
+        lat[lat.len() / 2],
+        lat[lat.len() * 9 / 10],
+        lat[lat.len() * 99 / 100],
+        lat[lat.len() - 1]
+    );
+}
+
 fn trace(c: &mut Criterion) {
     let n: usize = std::env::var("CW_BENCH_RECORDS")
         .ok()
@@ -215,52 +235,30 @@ fn trace(c: &mut Criterion) {
     };
 
     // Percentiles over many traces.
-    let mut lat: Vec<Duration> = (0..2000)
-        .map(|_| {
-            let id = next_id();
-            let t = Instant::now();
-            let tr = reader.trace(&id, opts).unwrap().unwrap();
-            let d = t.elapsed();
-            assert!(tr.total_records > 100, "{id}: {}", tr.total_records);
-            d
-        })
+    let lat: Vec<Duration> = (0..2000)
+        .map(|_| timed_trace(&reader, &next_id(), opts))
         .collect();
-    lat.sort();
-    eprintln!(
-        "trace latency over {} traces: p50 {:?}, p90 {:?}, p99 {:?}, max {:?}",
-        lat.len(),
-        lat[lat.len() / 2],
-        lat[lat.len() * 9 / 10],
-        lat[lat.len() * 99 / 100],
-        lat[lat.len() - 1]
-    );
+    print_percentiles(&format!("trace latency over {} traces", lat.len()), lat);
 
     // The first trace after each commit: the reader has just been reloaded
     // (tantivy opens every segment afresh), as happens once a second under
     // ingest. Each round adds one more copy of the set and commits.
-    let mut after_commit: Vec<Duration> = (0..200)
+    let after_commit: Vec<Duration> = (0..200)
         .map(|round| {
             let k = copies + round;
             for r in &all {
                 s.add_record(&replicate(r, k), None).unwrap();
             }
             s.commit().unwrap();
-            let id = next_id();
-            let t = Instant::now();
-            let tr = reader.trace(&id, opts).unwrap().unwrap();
-            let d = t.elapsed();
-            assert!(tr.total_records > 100, "{id}: {}", tr.total_records);
-            d
+            timed_trace(&reader, &next_id(), opts)
         })
         .collect();
-    after_commit.sort();
-    eprintln!(
-        "first trace after a commit, over {} commits: p50 {:?}, p90 {:?}, p99 {:?}, max {:?}",
-        after_commit.len(),
-        after_commit[after_commit.len() / 2],
-        after_commit[after_commit.len() * 9 / 10],
-        after_commit[after_commit.len() * 99 / 100],
-        after_commit[after_commit.len() - 1]
+    print_percentiles(
+        &format!(
+            "first trace after a commit, over {} commits",
+            after_commit.len()
+        ),
+        after_commit,
     );
 
     let reader = Arc::new(reader);
