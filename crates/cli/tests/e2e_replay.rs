@@ -64,8 +64,17 @@ async fn replay_all(transport: &str) {
             "{file}: replay said {stdout}"
         );
         expected += count;
+        // Both counters: a scrape is not atomic across metrics, so one taken while
+        // the receive thread handles the last packet can hold the new SIP count
+        // and the old HEP count.
         let m = wait_metrics(agent.http, Duration::from_secs(10), |m| {
             sum(m, "callweave_sip_messages_total", &[]) as u64 >= expected
+                && sum(
+                    m,
+                    "callweave_hep_packets_total",
+                    &[&format!("transport=\"{transport}\"")],
+                ) as u64
+                    >= expected
         })
         .await;
         assert_eq!(

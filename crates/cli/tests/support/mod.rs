@@ -104,21 +104,33 @@ pub fn sum(metrics: &BTreeMap<String, f64>, name: &str, filters: &[&str]) -> f64
 }
 
 /// Scrapes `/metrics` until `done` holds or `timeout` passes; returns the last scrape.
+///
+/// A scrape is not atomic across metrics: one taken while the receive thread
+/// handles a packet can hold that packet in one counter (say the HEP count) and
+/// not yet in the next (the SIP count). So once `done` holds, the metrics are
+/// scraped once more a moment later, and that scrape is returned.
 pub async fn wait_metrics(
     http: SocketAddr,
     timeout: Duration,
     done: impl Fn(&BTreeMap<String, f64>) -> bool,
 ) -> BTreeMap<String, f64> {
     let deadline = Instant::now() + timeout;
-    loop {
-        let m = tokio::task::spawn_blocking(move || {
+    let scrape = move || async move {
+        tokio::task::spawn_blocking(move || {
             let (status, body) = http_get(http, "/metrics");
             assert_eq!(status, 200);
             parse_metrics(&body)
         })
         .await
-        .unwrap();
-        if done(&m) || Instant::now() > deadline {
+        .unwrap()
+    };
+    loop {
+        let m = scrape().await;
+        if done(&m) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            return scrape().await;
+        }
+        if Instant::now() > deadline {
             return m;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
