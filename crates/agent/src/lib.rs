@@ -213,11 +213,10 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningAgent> {
         correlator: callweave_core::Correlator::new(settings.correlator.clone()),
         docs,
         index: index_tx,
-        pending: Vec::new(),
-        pending_since: None,
+        pending: pipeline::Handoff::for_index(),
         index_thread,
         loki: loki_tx,
-        loki_pending: (Vec::new(), None),
+        loki_pending: pipeline::Handoff::for_loki(),
         node: node.clone(),
     };
     let pipeline = std::thread::Builder::new()

@@ -53,6 +53,62 @@ pub fn index_queue() -> (Sender<Vec<PreparedDoc>>, Receiver<Vec<PreparedDoc>>) {
     crossbeam_channel::bounded(INDEX_QUEUE_BATCHES)
 }
 
+/// Items gathered for another thread, handed over in one message once
+/// `max` are waiting or the oldest has waited `age`: one wake-up of the
+/// receiver per hand-off instead of per item.
+#[derive(Debug)]
+pub struct Handoff<T> {
+    items: Vec<T>,
+    since: Option<Instant>,
+    max: usize,
+    age: Duration,
+}
+
+impl<T> Handoff<T> {
+    /// Gathers up to about `max` items, or `age` worth of them.
+    fn new(max: usize, age: Duration) -> Self {
+        Self {
+            items: Vec::new(),
+            since: None,
+            max,
+            age,
+        }
+    }
+
+    /// Documents for the index thread: [`INDEX_HANDOFF`] or [`INDEX_HANDOFF_AGE`].
+    pub fn for_index() -> Self {
+        Self::new(INDEX_HANDOFF, INDEX_HANDOFF_AGE)
+    }
+
+    /// Records for Loki: [`LOKI_HANDOFF`] or [`LOKI_HANDOFF_AGE`].
+    pub fn for_loki() -> Self {
+        Self::new(LOKI_HANDOFF, LOKI_HANDOFF_AGE)
+    }
+
+    fn push(&mut self, item: T) {
+        self.since.get_or_insert_with(Instant::now);
+        self.items.push(item);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The items gathered, when there are `max` of them, the oldest has waited
+    /// `age`, or `now` is set (and there is at least one).
+    fn take(&mut self, now: bool) -> Option<Vec<T>> {
+        let due = self.since.is_some_and(|t| t.elapsed() >= self.age);
+        if self.items.is_empty() || !(now || due || self.items.len() >= self.max) {
+            return None;
+        }
+        self.since = None;
+        Some(std::mem::replace(
+            &mut self.items,
+            Vec::with_capacity(self.max),
+        ))
+    }
+}
+
 /// Everything the pipeline thread owns.
 pub struct Pipeline {
     /// Incoming records.
@@ -67,16 +123,14 @@ pub struct Pipeline {
     pub docs: DocBuilder,
     /// Documents for the index thread, a batch per wake-up.
     pub index: Sender<Vec<PreparedDoc>>,
-    /// The batch being built.
-    pub pending: Vec<PreparedDoc>,
-    /// When the oldest of `pending` was made.
-    pub pending_since: Option<Instant>,
+    /// Documents gathered for the index thread.
+    pub pending: Handoff<PreparedDoc>,
     /// The index thread, joined once the pipeline has drained into it.
     pub index_thread: std::thread::JoinHandle<()>,
     /// Records for Loki, with their call key; `None` without `[loki]`.
     pub loki: Option<mpsc::Sender<callweave_loki::Records>>,
-    /// Records for Loki not yet handed over, and when the first of them came.
-    pub loki_pending: (callweave_loki::Records, Option<Instant>),
+    /// Records gathered for Loki, with their call key.
+    pub loki_pending: Handoff<(Record, Option<String>)>,
     /// This agent's node name: the Loki `node` label. A SIP record's own node
     /// comes from the HEP packet (chunk 0x13 or the capture id), which a sender
     /// chooses, so it never becomes a label.
@@ -102,7 +156,7 @@ impl Pipeline {
         loop {
             let rx = &mut self.rx;
             // With work waiting for a hand-off, wake up in time to hand it over.
-            let wait = if self.pending.is_empty() && self.loki_pending.0.is_empty() {
+            let wait = if self.pending.is_empty() && self.loki_pending.is_empty() {
                 TICK
             } else {
                 INDEX_HANDOFF_AGE
@@ -166,7 +220,7 @@ impl Pipeline {
         }
         let key = ingested.call.as_ref().map(|k| k.as_str());
         match self.docs.record_mut(&mut record, key) {
-            Ok(doc) => self.queue_doc(doc),
+            Ok(doc) => self.pending.push(doc),
             Err(e) => {
                 self.metrics.drop_at("index");
                 tracing::warn!(error = %e, "cannot index a record");
@@ -177,29 +231,23 @@ impl Pipeline {
                 self.docs
                     .link(&link.a, &link.b, link.rule.as_str(), record.ts_micros)
             {
-                self.queue_doc(doc);
+                self.pending.push(doc);
             }
         }
         if self.loki.is_some() {
             // A SIP record's node came from the HEP packet; the label is ours.
             record.node = self.node.clone();
-            let (pending, since) = &mut self.loki_pending;
-            since.get_or_insert_with(Instant::now);
-            pending.push((record, key.map(str::to_owned)));
+            self.loki_pending.push((record, key.map(str::to_owned)));
         }
     }
 
-    /// Hands the records gathered for Loki over in one message, when there are
-    /// enough of them, the oldest has waited long enough, or `now` is set.
+    /// Hands the records gathered for Loki over in one message when they are
+    /// due (see [`Handoff::take`]).
     fn flush_loki(&mut self, now: bool) {
         let Some(loki) = &self.loki else { return };
-        let (pending, since) = &mut self.loki_pending;
-        let due = since.is_some_and(|t| t.elapsed() >= LOKI_HANDOFF_AGE);
-        if pending.is_empty() || !(now || due || pending.len() >= LOKI_HANDOFF) {
+        let Some(records) = self.loki_pending.take(now) else {
             return;
-        }
-        *since = None;
-        let records = std::mem::replace(pending, Vec::with_capacity(LOKI_HANDOFF));
+        };
         if let Err(e) = loki.try_send(records) {
             // The pusher spools to disk when Loki is slow; a full queue here
             // means even the spool cannot keep up.
@@ -212,23 +260,13 @@ impl Pipeline {
         }
     }
 
-    fn queue_doc(&mut self, doc: PreparedDoc) {
-        self.pending_since.get_or_insert_with(Instant::now);
-        self.pending.push(doc);
-    }
-
-    /// Sends the batch built so far. Waits while the index thread is a full
-    /// queue behind (a commit in progress); loses the documents only when that
-    /// thread is gone.
+    /// Sends the documents gathered when they are due (see [`Handoff::take`]).
+    /// Waits while the index thread is a full queue behind (a commit in
+    /// progress); loses the documents only when that thread is gone.
     fn flush_index(&mut self, now: bool) {
-        let due = self
-            .pending_since
-            .is_some_and(|t| t.elapsed() >= INDEX_HANDOFF_AGE);
-        if self.pending.is_empty() || !(now || due || self.pending.len() >= INDEX_HANDOFF) {
+        let Some(docs) = self.pending.take(now) else {
             return;
-        }
-        self.pending_since = None;
-        let docs = std::mem::replace(&mut self.pending, Vec::with_capacity(INDEX_HANDOFF));
+        };
         let n = docs.len() as i64;
         self.metrics.index_queue_depth.inc_by(n);
         if let Err(e) = self.index.send(docs) {
@@ -244,7 +282,7 @@ impl Pipeline {
 
     fn index_call(&mut self, call: &CallSummary) {
         match self.docs.call(&call_doc(call)) {
-            Ok(Some(doc)) => self.queue_doc(doc),
+            Ok(Some(doc)) => self.pending.push(doc),
             Ok(None) => {}
             Err(e) => {
                 self.metrics.drop_at("index");
@@ -366,5 +404,29 @@ pub fn call_doc(call: &CallSummary) -> CallDoc {
         nodes,
         legs: u32::try_from(call.legs.len()).unwrap_or(u32::MAX),
         json: serde_json::to_string(&crate::api::legs_view(call)).unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_handoff_is_due_when_full_old_or_forced() {
+        let mut h = Handoff::new(3, Duration::from_secs(3600));
+        assert_eq!(h.take(true), None, "nothing to hand over");
+        h.push(1);
+        h.push(2);
+        assert_eq!(h.take(false), None, "neither full nor old");
+        h.push(3);
+        assert_eq!(h.take(false), Some(vec![1, 2, 3]), "full");
+        assert!(h.is_empty());
+        h.push(4);
+        assert_eq!(h.take(true), Some(vec![4]), "forced");
+
+        let mut h = Handoff::new(100, Duration::ZERO);
+        h.push(5);
+        assert_eq!(h.take(false), Some(vec![5]), "old enough");
+        assert_eq!(h.take(false), None, "the age restarts with the next item");
     }
 }
