@@ -1,6 +1,6 @@
 //! The read side: trace (component expansion + a page of records) and calls search.
 
-use std::cmp::Reverse;
+use std::cmp::Ordering;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::ops::Bound;
 use std::sync::Arc;
@@ -380,11 +380,45 @@ struct TimeOrderSegment {
     segment: SegmentOrdinal,
     limit: usize,
     order: Order,
-    /// Ascending: a max-heap of the smallest keys; descending: of the largest
-    /// (keys negated by `Reverse`).
-    asc: BinaryHeap<(SortKey, DocId)>,
-    desc: BinaryHeap<Reverse<(SortKey, DocId)>>,
+    /// The best `limit` hits so far; the top is the one that comes last.
+    heap: BinaryHeap<Ranked>,
 }
+
+/// `a` before `b` in `order` by (`ts`, `seq`); ties by position, ascending
+/// whatever the order.
+fn time_order<P: Ord>(order: Order, a: &(SortKey, P), b: &(SortKey, P)) -> Ordering {
+    let by_time = match order {
+        Order::Asc => a.0.cmp(&b.0),
+        Order::Desc => b.0.cmp(&a.0),
+    };
+    by_time.then_with(|| a.1.cmp(&b.1))
+}
+
+/// A hit in a segment's heap, ordered by [`time_order`].
+struct Ranked {
+    order: Order,
+    hit: (SortKey, DocId),
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> Ordering {
+        time_order(self.order, &self.hit, &other.hit)
+    }
+}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Ranked {}
 
 impl Collector for TimeOrder<'_> {
     type Fruit = Vec<(SortKey, DocAddress)>;
@@ -400,8 +434,7 @@ impl Collector for TimeOrder<'_> {
             segment,
             limit: self.limit,
             order: self.order,
-            asc: BinaryHeap::new(),
-            desc: BinaryHeap::new(),
+            heap: BinaryHeap::new(),
         })
     }
 
@@ -414,10 +447,7 @@ impl Collector for TimeOrder<'_> {
         fruits: Vec<Vec<(SortKey, DocAddress)>>,
     ) -> tantivy::Result<Vec<(SortKey, DocAddress)>> {
         let mut all: Vec<(SortKey, DocAddress)> = fruits.into_iter().flatten().collect();
-        match self.order {
-            Order::Asc => all.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1))),
-            Order::Desc => all.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1))),
-        }
+        all.sort_by(|a, b| time_order(self.order, a, b));
         all.truncate(self.limit);
         Ok(all)
     }
@@ -431,37 +461,28 @@ impl SegmentCollector for TimeOrderSegment {
             self.cols.ts.as_ref().and_then(|c| c.first(doc)),
             self.cols.seq.as_ref().and_then(|c| c.first(doc)),
         );
-        match self.order {
-            Order::Asc => {
-                if self.asc.len() < self.limit {
-                    self.asc.push((key, doc));
-                } else if self.asc.peek().is_some_and(|top| (key, doc) < *top) {
-                    self.asc.pop();
-                    self.asc.push((key, doc));
-                }
-            }
-            Order::Desc => {
-                if self.desc.len() < self.limit {
-                    self.desc.push(Reverse((key, doc)));
-                } else if self
-                    .desc
-                    .peek()
-                    .is_some_and(|Reverse(top)| (key, doc) > *top)
-                {
-                    self.desc.pop();
-                    self.desc.push(Reverse((key, doc)));
-                }
-            }
+        let hit = Ranked {
+            order: self.order,
+            hit: (key, doc),
+        };
+        if self.heap.len() < self.limit {
+            self.heap.push(hit);
+        } else if let Some(mut last) = self.heap.peek_mut()
+            && hit < *last
+        {
+            *last = hit;
         }
     }
 
     fn harvest(self) -> Vec<(SortKey, DocAddress)> {
         let segment = self.segment;
-        let keys = self
-            .asc
+        self.heap
             .into_iter()
-            .chain(self.desc.into_iter().map(|Reverse(k)| k));
-        keys.map(|(key, doc)| (key, DocAddress::new(segment, doc)))
+            .map(
+                |Ranked {
+                     hit: (key, doc), ..
+                 }| (key, DocAddress::new(segment, doc)),
+            )
             .collect()
     }
 }
