@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use std::hash::BuildHasher;
 
 use crate::Outcome;
+use crate::exact::ExactVec;
 use crate::leg::{LegFacts, LegSummary, Role, call_outcome};
 use crate::link::{Link, Rule};
 use crate::record::{CallId, ChannelUuid, Direction, Ident, Record, RecordKind, TsMicros};
@@ -179,9 +180,9 @@ struct LinkRec {
 struct Call {
     key_slot: u32,
     key: CallKey,
-    idents: Vec<u32>,
-    links: Vec<LinkRec>,
-    legs: Vec<LegFacts>,
+    idents: ExactVec<u32>,
+    links: ExactVec<LinkRec>,
+    legs: ExactVec<LegFacts>,
     first_seen: i64,
     last_seen: i64,
     touched: i64,
@@ -545,12 +546,12 @@ impl Correlator {
             + self.free_calls.capacity() * 4;
         n += self.slots.iter().map(|s| s.text.len()).sum::<usize>();
         for c in self.calls.iter().flatten() {
-            n += c.idents.capacity() * 4
-                + c.links.capacity() * mem::size_of::<LinkRec>()
-                + c.legs.capacity() * mem::size_of::<LegFacts>()
+            n += c.idents.len() * 4
+                + c.links.len() * mem::size_of::<LinkRec>()
+                + c.legs.len() * mem::size_of::<LegFacts>()
                 + c.key.0.len()
                 + 16;
-            n += c.legs.len() * 64; // boxed numbers/cause/quality, roughly
+            n += c.legs.len() * 48; // boxed numbers and cause, roughly
         }
         n
     }
@@ -700,9 +701,9 @@ impl Correlator {
         let call = Call {
             key_slot: s,
             key,
-            idents: vec![s],
-            links: Vec::new(),
-            legs: Vec::new(),
+            idents: vec![s].into(),
+            links: ExactVec::new(),
+            legs: ExactVec::new(),
             first_seen: first,
             last_seen: first,
             touched: i64::MIN,
@@ -839,8 +840,8 @@ impl Correlator {
         out.merged.push(keep_key);
         out.merged.push(loser.key.clone());
         let survivor = self.call_mut(keep)?;
-        survivor.idents.extend_from_slice(&loser.idents);
-        survivor.links.extend_from_slice(&loser.links);
+        survivor.idents.extend(loser.idents.iter().copied());
+        survivor.links.extend(loser.links.iter().copied());
         survivor.legs.extend(loser.legs);
         survivor.first_seen = survivor.first_seen.min(loser.first_seen);
         survivor.last_seen = survivor.last_seen.max(loser.last_seen);
@@ -859,8 +860,6 @@ impl Correlator {
         let leg = u16::try_from(call.legs.len())
             .ok()
             .filter(|l| *l != NO_LEG)?;
-        // Exact growth: legs are most of a call's memory and calls rarely have many.
-        call.legs.reserve_exact(1);
         call.legs.push(LegFacts::new());
         self.set_leg(s, leg);
         self.spread(c, s);
@@ -933,7 +932,9 @@ impl Correlator {
             return;
         }
         let last = u16::try_from(call.legs.len() - 1).unwrap_or(NO_LEG);
-        let facts = call.legs.swap_remove(usize::from(hi));
+        let Some(facts) = call.legs.swap_remove(usize::from(hi)) else {
+            return;
+        };
         if let Some(keep) = call.legs.get_mut(usize::from(lo)) {
             keep.merge(facts);
         }

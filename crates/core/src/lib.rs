@@ -132,6 +132,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod exact;
 pub mod graph;
 pub mod leg;
 pub mod link;
