@@ -141,12 +141,44 @@ pub(crate) struct LegFacts {
     quality: Option<Box<(i64, Quality)>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+/// A leg's calling and called numbers with where they came from. Both numbers
+/// share one allocation (`from` then `to`): two of these per call.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Numbers {
-    rank: u8,
     ts: i64,
-    from: Option<Box<str>>,
-    to: Option<Box<str>>,
+    rank: u8,
+    /// `from` is present (bit 0), `to` is present (bit 1).
+    present: u8,
+    /// Length of `from` in `text`.
+    from_len: u32,
+    text: Box<str>,
+}
+
+impl Numbers {
+    fn new(rank: u8, ts: i64, from: Option<&str>, to: Option<&str>) -> Self {
+        let (f, t) = (from.unwrap_or_default(), to.unwrap_or_default());
+        let mut text = String::with_capacity(f.len() + t.len());
+        text.push_str(f);
+        text.push_str(t);
+        Self {
+            ts,
+            rank,
+            present: u8::from(from.is_some()) | (u8::from(to.is_some()) << 1),
+            // A number longer than 4 GiB cannot arrive in one record.
+            from_len: u32::try_from(f.len()).unwrap_or(u32::MAX),
+            text: text.into_boxed_str(),
+        }
+    }
+
+    fn from(&self) -> Option<&str> {
+        let end = usize::try_from(self.from_len).unwrap_or(usize::MAX);
+        (self.present & 1 != 0).then(|| self.text.get(..end).unwrap_or_default())
+    }
+
+    fn to(&self) -> Option<&str> {
+        let start = usize::try_from(self.from_len).unwrap_or(usize::MAX);
+        (self.present & 2 != 0).then(|| self.text.get(start..).unwrap_or_default())
+    }
 }
 
 fn numbers_better(
@@ -158,7 +190,7 @@ fn numbers_better(
 ) -> bool {
     match cur {
         None => true,
-        Some(c) => (rank, ts, from, to) < (c.rank, c.ts, c.from.as_deref(), c.to.as_deref()),
+        Some(c) => (rank, ts, from, to) < (c.rank, c.ts, c.from(), c.to()),
     }
 }
 
@@ -296,12 +328,7 @@ impl LegFacts {
 
     fn offer_numbers(&mut self, rank: u8, ts: i64, from: Option<&str>, to: Option<&str>) {
         if numbers_better(rank, ts, from, to, &self.numbers) {
-            self.numbers = Some(Box::new(Numbers {
-                rank,
-                ts,
-                from: from.map(Into::into),
-                to: to.map(Into::into),
-            }));
+            self.numbers = Some(Box::new(Numbers::new(rank, ts, from, to)));
         }
     }
 
@@ -339,13 +366,7 @@ impl LegFacts {
             }
         }
         if let Some(n) = other.numbers
-            && numbers_better(
-                n.rank,
-                n.ts,
-                n.from.as_deref(),
-                n.to.as_deref(),
-                &self.numbers,
-            )
+            && numbers_better(n.rank, n.ts, n.from(), n.to(), &self.numbers)
         {
             self.numbers = Some(n);
         }
@@ -450,8 +471,8 @@ impl LegFacts {
             uuid,
             role,
             direction: self.direction,
-            from: numbers.and_then(|n| n.from.as_deref()).map(str::to_owned),
-            to: numbers.and_then(|n| n.to.as_deref()).map(str::to_owned),
+            from: numbers.and_then(Numbers::from).map(str::to_owned),
+            to: numbers.and_then(Numbers::to).map(str::to_owned),
             node: self.node.as_deref().map(str::to_owned),
             first_seen,
             invite: self.invite.get(),
@@ -509,6 +530,30 @@ mod tests {
             method: method.into(),
         });
         s
+    }
+
+    #[test]
+    fn numbers_keep_absent_empty_and_non_ascii_apart() {
+        for (from, to) in [
+            (Some("1000"), Some("2000")),
+            (None, Some("2000")),
+            (Some("1000"), None),
+            (None, None),
+            (Some(""), Some("")),
+            (Some(""), None),
+            (Some("Zoë"), Some("+4930ü")),
+        ] {
+            let n = Numbers::new(1, 5, from, to);
+            assert_eq!((n.from(), n.to()), (from, to));
+        }
+        // The order a leg picks its numbers by is unchanged: rank, time, from, to.
+        let cur = Some(Box::new(Numbers::new(1, 5, Some("1000"), Some("2000"))));
+        assert!(numbers_better(0, 9, None, None, &cur));
+        assert!(numbers_better(1, 4, Some("9"), None, &cur));
+        assert!(numbers_better(1, 5, None, Some("9"), &cur));
+        assert!(numbers_better(1, 5, Some("1000"), Some("1999"), &cur));
+        assert!(!numbers_better(1, 5, Some("1000"), Some("2000"), &cur));
+        assert!(!numbers_better(1, 5, Some("1001"), None, &cur));
     }
 
     #[test]
