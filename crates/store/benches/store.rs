@@ -20,6 +20,10 @@ use callweave_core::record::{CallId, ChannelUuid, Record, RecordKind};
 use callweave_store::{Store, StoreOptions, StoreReader, TraceOptions};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
+// The agent's allocator: its index thread builds and frees documents with it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SET: &str = "01-bridged-callid-random";
 
 fn suffix<T: From<String> + AsRef<str>>(id: &T, k: usize) -> T {
