@@ -20,7 +20,7 @@
 //! | `node` | ✓ | | every node | raw, indexed |
 //! | `outcome` | | | ✓ | raw, indexed |
 //! | `summary` | one line | | | stored (its words are in `text`) |
-//! | `text` | SIP head without boilerplate headers + SDP summary ([`sip_search_text`]) / event headers / log text | | | tokenized, indexed with term freqs (not stored) |
+//! | `text` | SIP head without boilerplate headers + SDP summary ([`sip_search_text`]) / event header values ([`esl_search_text`]) / log text | | | tokenized, indexed with term freqs (not stored) |
 //! | `json` | the record (a SIP message may be a second value, see [`record_doc_split`]) | | the [`CallDoc`] | stored only |
 //!
 //! Single-id records stay out of `edge`: an OPTIONS flood of 20 000 messages on one
@@ -341,17 +341,7 @@ fn record_fields(
                 doc.add_u64(f.status, u64::from(code));
             }
             if full_text {
-                let mut text = String::with_capacity(64 * c.headers.len());
-                for (k, v) in c.headers.iter() {
-                    text.push_str(k);
-                    text.push_str(": ");
-                    text.push_str(v);
-                    text.push('\n');
-                }
-                if text.is_empty() {
-                    text.push_str(&c.event_name);
-                }
-                doc.add_text(f.text, text);
+                doc.add_text(f.text, esl_search_text(c));
             }
         }
         RecordKind::Log(l) if full_text => {
@@ -424,6 +414,91 @@ pub(crate) fn sip_search_text(s: &callweave_core::record::SipRecord) -> String {
             }
             out.push('\n');
         }
+    }
+    out
+}
+
+/// ESL headers left out of an event's full text (lower case): identifiers
+/// indexed as fields, where in FreeSWITCH's source the event was fired, the
+/// switch's own name and addresses (the record's `node`), and the event's date.
+const UNSEARCHED_EVENT_HEADERS: &[&str] = &[
+    "unique-id",
+    "caller-unique-id",
+    "other-leg-unique-id",
+    "channel-call-uuid",
+    "core-uuid",
+    "variable_uuid",
+    "variable_call_uuid",
+    "variable_sip_call_id",
+    "variable_session_id",
+    "variable_originating_leg_uuid",
+    "variable_bridge_uuid",
+    "variable_signal_bond",
+    "variable_last_bridge_to",
+    "event-calling-file",
+    "event-calling-function",
+    "event-calling-line-number",
+    "event-sequence",
+    "event-date-gmt",
+    "event-date-local",
+    "event-date-timestamp",
+    "freeswitch-hostname",
+    "freeswitch-switchname",
+    "freeswitch-ipv4",
+    "freeswitch-ipv6",
+    "content-length",
+];
+
+/// Name endings of ESL headers left out of the full text: times and durations
+/// (a unique number per event, the dearest kind of term), SDP bodies (as for
+/// SIP, the codecs and addresses are in other variables) and Via headers with
+/// their random branch.
+const UNSEARCHED_EVENT_SUFFIXES: &[&str] = &[
+    "-time",
+    "-timestamp",
+    "-hold-accum",
+    "-last-hold",
+    "epoch",
+    "_stamp",
+    "sec",
+    "_sdp",
+    "_sdp_str",
+    "_via",
+];
+
+/// The words of an ESL event worth a full-text search: header values (not
+/// names), one per line, but those of [`UNSEARCHED_EVENT_HEADERS`] and
+/// [`UNSEARCHED_EVENT_SUFFIXES`] and bare booleans. An event carries ~125
+/// headers and ~760 words with names; this keeps about a fifth of the words:
+/// numbers, addresses, URIs, user agents, causes, codecs, application data.
+/// The whole event is still stored with the record.
+pub(crate) fn esl_search_text(c: &callweave_core::record::ChannelRecord) -> String {
+    let mut out = String::with_capacity(2048);
+    for (name, value) in c.headers.iter() {
+        let value = value.trim();
+        if value.is_empty()
+            || ["true", "false", "yes", "no"]
+                .iter()
+                .any(|b| b.eq_ignore_ascii_case(value))
+        {
+            continue;
+        }
+        let dropped = UNSEARCHED_EVENT_HEADERS
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(name))
+            || UNSEARCHED_EVENT_SUFFIXES.iter().any(|suffix| {
+                name.len() >= suffix.len()
+                    && name
+                        .get(name.len() - suffix.len()..)
+                        .is_some_and(|end| end.eq_ignore_ascii_case(suffix))
+            });
+        if !dropped {
+            out.push_str(value);
+            out.push('\n');
+        }
+    }
+    if out.is_empty() {
+        out.push_str(&c.event_name);
     }
     out
 }
@@ -577,6 +652,76 @@ mod tests {
         ] {
             assert!(!text.contains(dropped), "{dropped:?} kept in {text:?}");
         }
+    }
+
+    #[test]
+    fn esl_search_text_keeps_values_operators_search_for() {
+        // Headers of a CHANNEL_HANGUP_COMPLETE of the real set
+        // freeswitch-live/01-bridged-callid-random (decoded).
+        let headers: Vec<(String, String)> = [
+            ("Event-Name", "CHANNEL_HANGUP_COMPLETE"),
+            ("Core-UUID", "24d73ca1-46f5-4366-9efe-e16c8d8900f6"),
+            ("FreeSWITCH-Hostname", "vm"),
+            ("Event-Date-Timestamp", "1795663472601032"),
+            ("Event-Calling-File", "switch_core_state_machine.c"),
+            ("Unique-ID", "f059e147-6396-47f7-a85d-5c55f0c977bc"),
+            ("Hangup-Cause", "NORMAL_CLEARING"),
+            ("Channel-Read-Codec-Name", "PCMU"),
+            ("Caller-Caller-ID-Number", "sipp"),
+            ("Caller-Network-Addr", "127.0.0.1"),
+            ("Caller-Destination-Number", "1000"),
+            ("Caller-Channel-Created-Time", "1795663470521047"),
+            ("Caller-Privacy-Hide-Name", "false"),
+            ("variable_sip_full_via", "SIP/2.0/UDP 127.0.0.1:5090;rport;branch=z9hG4bK35X41UBpZ2ScB"),
+            ("variable_switch_r_sdp", "v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\n"),
+            ("variable_sip_user_agent", "SIPp/Linux"),
+            ("variable_start_uepoch", "1795663470521047"),
+            ("variable_billsec", "2"),
+            ("variable_sip_hangup_disposition", "send_bye"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let c = callweave_core::record::ChannelRecord {
+            event_name: "CHANNEL_HANGUP_COMPLETE".into(),
+            headers: headers.into(),
+            ..Default::default()
+        };
+        let text = esl_search_text(&c);
+        for kept in [
+            "CHANNEL_HANGUP_COMPLETE\n",
+            "NORMAL_CLEARING\n",
+            "PCMU\n",
+            "sipp\n",
+            "127.0.0.1\n",
+            "1000\n",
+            "SIPp/Linux\n",
+            "send_bye\n",
+        ] {
+            assert!(text.contains(kept), "{kept:?} missing from {text:?}");
+        }
+        for dropped in [
+            "Hangup-Cause", // names
+            "24d73ca1",
+            "vm\n",
+            "1795663",
+            "switch_core_state_machine",
+            "f059e147",
+            "false",
+            "z9hG4bK",
+            "53655765",
+            "2\n",
+        ] {
+            assert!(!text.contains(dropped), "{dropped:?} kept in {text:?}");
+        }
+
+        // An event whose every header is dropped still has its name.
+        let bare = callweave_core::record::ChannelRecord {
+            event_name: "HEARTBEAT".into(),
+            headers: vec![("Core-UUID".to_owned(), "x".to_owned())].into(),
+            ..Default::default()
+        };
+        assert_eq!(esl_search_text(&bare), "HEARTBEAT");
     }
 
     #[test]
