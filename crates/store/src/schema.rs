@@ -377,7 +377,8 @@ const UNSEARCHED_HEADERS: &[&str] = &[
 ];
 
 /// The words of a SIP message worth a full-text search: the start line and the
-/// header fields but those in [`UNSEARCHED_HEADERS`], then the SDP summary
+/// values (not names) of the header fields but those in [`UNSEARCHED_HEADERS`],
+/// one per line, then the SDP summary
 /// (connection address, media, ports, codecs) instead of the SDP body. About
 /// half the terms of a whole INVITE, and indexing cost follows the terms; the
 /// whole message is still stored with the record.
@@ -390,14 +391,16 @@ pub(crate) fn sip_search_text(s: &callweave_core::record::SipRecord) -> String {
         if line.is_empty() {
             break; // end of the head; the body is summarised below
         }
+        let mut words = line;
         if i > 0 && !line.starts_with([' ', '\t']) {
-            let name = line.split(':').next().unwrap_or_default().trim();
+            let (name, value) = line.split_once(':').unwrap_or((line, ""));
             keep = !UNSEARCHED_HEADERS
                 .iter()
-                .any(|h| h.eq_ignore_ascii_case(name));
+                .any(|h| h.eq_ignore_ascii_case(name.trim()));
+            words = value.trim_start();
         }
         if keep {
-            out.push_str(line);
+            out.push_str(words);
             out.push('\n');
         }
     }
@@ -628,18 +631,21 @@ mod tests {
         });
         let text = sip_search_text(&sip);
         for kept in [
-            "INVITE sip:1000@10.0.0.2:5060 SIP/2.0",
-            "From: \"Alice\" <sip:2000@10.0.0.1>;tag=t1",
-            "To: <sip:1000@10.0.0.2>",
-            "User-Agent: FreeSWITCH-mod_sofia/1.10.12",
-            "X-CID: a-leg-7@10.0.0.9",
+            "INVITE sip:1000@10.0.0.2:5060 SIP/2.0\n",
+            "\n\"Alice\" <sip:2000@10.0.0.1>;tag=t1\n",
+            "\n<sip:1000@10.0.0.2>\n",
+            "\nFreeSWITCH-mod_sofia/1.10.12\n",
+            "\na-leg-7@10.0.0.9\n",
             "10.0.0.50\naudio 16384 PCMU/8000\n",
         ] {
             assert!(text.contains(kept), "{kept:?} missing from {text:?}");
         }
-        // Boilerplate, random per message, indexed elsewhere, a folded line of
-        // a dropped header, and the SDP body itself.
+        // Header names, boilerplate, random per message, indexed elsewhere, a
+        // folded line of a dropped header, and the SDP body itself.
         for dropped in [
+            "From",
+            "User-Agent",
+            "X-CID",
             "z9hG4bK",
             "Max-Forwards",
             "a84b4c76e66710",
@@ -672,8 +678,14 @@ mod tests {
             ("Caller-Destination-Number", "1000"),
             ("Caller-Channel-Created-Time", "1795663470521047"),
             ("Caller-Privacy-Hide-Name", "false"),
-            ("variable_sip_full_via", "SIP/2.0/UDP 127.0.0.1:5090;rport;branch=z9hG4bK35X41UBpZ2ScB"),
-            ("variable_switch_r_sdp", "v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\n"),
+            (
+                "variable_sip_full_via",
+                "SIP/2.0/UDP 127.0.0.1:5090;rport;branch=z9hG4bK35X41UBpZ2ScB",
+            ),
+            (
+                "variable_switch_r_sdp",
+                "v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\n",
+            ),
             ("variable_sip_user_agent", "SIPp/Linux"),
             ("variable_start_uepoch", "1795663470521047"),
             ("variable_billsec", "2"),
