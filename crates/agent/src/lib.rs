@@ -208,7 +208,6 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningAgent> {
         .context("cannot start the index thread")?;
     let pipeline = pipeline::Pipeline {
         rx: record_rx,
-        handle: tokio::runtime::Handle::current(),
         metrics: metrics.clone(),
         correlator: callweave_core::Correlator::new(settings.correlator.clone()),
         docs,

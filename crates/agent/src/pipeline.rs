@@ -8,8 +8,14 @@
 //! longer stalls correlation and Loki, and the bounded queue between the two
 //! absorbs it. Both threads wait with a timeout so periodic work (commits, call
 //! expiry, retention) happens even when traffic stops.
+//!
+//! Neither thread needs the async runtime: the pipeline polls the async record
+//! channel with a waker that unparks it ([`recv_many_timeout`]), so it keeps
+//! draining (and never panics on a vanished timer) if the runtime is torn down
+//! first, as when a shutdown runs past its bound.
 
 use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use callweave_core::graph::{CallSummary, Correlator};
@@ -109,12 +115,49 @@ impl<T> Handoff<T> {
     }
 }
 
+/// Wakes a thread parked in [`recv_many_timeout`].
+struct Unpark(std::thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Moves up to `max` queued records into `buf`, waiting at most `wait` for the
+/// first: `Some(n)` with `n` records, `Some(0)` once every sender is gone and
+/// the queue is empty, `None` if the time ran out. Blocks the calling thread
+/// without any async runtime: `waker` must unpark this thread (see [`Unpark`]);
+/// park/unpark keeps a wake that lands between the poll and the park.
+pub(crate) fn recv_many_timeout<T>(
+    rx: &mut mpsc::Receiver<T>,
+    buf: &mut Vec<T>,
+    max: usize,
+    wait: Duration,
+    waker: &Waker,
+) -> Option<usize> {
+    let deadline = Instant::now() + wait;
+    let mut cx = Context::from_waker(waker);
+    loop {
+        if let Poll::Ready(n) = rx.poll_recv_many(&mut cx, buf, max) {
+            return Some(n);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        std::thread::park_timeout(left);
+    }
+}
+
 /// Everything the pipeline thread owns.
 pub struct Pipeline {
     /// Incoming records.
     pub rx: mpsc::Receiver<Record>,
-    /// Runtime handle used to wait on the async channel from this thread.
-    pub handle: tokio::runtime::Handle,
     /// Pipeline metrics.
     pub metrics: Metrics,
     /// The correlator.
@@ -153,18 +196,16 @@ impl Pipeline {
     pub fn run(mut self) {
         let mut batch = Vec::with_capacity(BATCH);
         let mut last_expire = Instant::now();
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
         loop {
-            let rx = &mut self.rx;
             // With work waiting for a hand-off, wake up in time to hand it over.
             let wait = if self.pending.is_empty() && self.loki_pending.is_empty() {
                 TICK
             } else {
                 INDEX_HANDOFF_AGE
             };
-            let got = self.handle.block_on(async {
-                tokio::time::timeout(wait, rx.recv_many(&mut batch, BATCH)).await
-            });
-            let closed = matches!(got, Ok(0));
+            let got = recv_many_timeout(&mut self.rx, &mut batch, BATCH, wait, &waker);
+            let closed = got == Some(0);
             self.metrics.queue_depth.set(self.rx.len() as i64);
             let now = now_micros();
             for record in batch.drain(..) {
@@ -410,6 +451,52 @@ pub fn call_doc(call: &CallSummary) -> CallDoc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// No runtime anywhere in this test: the pipeline's wait must not need one.
+    #[test]
+    fn timed_receive_works_without_a_runtime() {
+        let (tx, mut rx) = mpsc::channel::<u32>(16);
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut buf = Vec::new();
+
+        let wait = Duration::from_millis(30);
+        let t = Instant::now();
+        assert_eq!(recv_many_timeout(&mut rx, &mut buf, 8, wait, &waker), None);
+        assert!(t.elapsed() >= wait, "waited the whole time");
+
+        for i in 0..5 {
+            tx.try_send(i).unwrap();
+        }
+        assert_eq!(
+            recv_many_timeout(&mut rx, &mut buf, 2, wait, &waker),
+            Some(2)
+        );
+        assert_eq!(
+            recv_many_timeout(&mut rx, &mut buf, 8, wait, &waker),
+            Some(3)
+        );
+        assert_eq!(buf, vec![0, 1, 2, 3, 4]);
+
+        // A record sent while the thread is parked wakes it: without the wake it
+        // would sleep the full 60 s.
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            tx.blocking_send(9).unwrap();
+            tx
+        });
+        let t = Instant::now();
+        let got = recv_many_timeout(&mut rx, &mut buf, 8, Duration::from_secs(60), &waker);
+        assert_eq!(got, Some(1));
+        assert!(t.elapsed() < Duration::from_secs(30), "woken by the send");
+        assert_eq!(buf.last(), Some(&9));
+
+        // Every sender gone and the queue empty: closed.
+        drop(sender.join().unwrap());
+        assert_eq!(
+            recv_many_timeout(&mut rx, &mut buf, 8, wait, &waker),
+            Some(0)
+        );
+    }
 
     #[test]
     fn a_handoff_is_due_when_full_old_or_forced() {
