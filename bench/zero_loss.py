@@ -768,7 +768,7 @@ def main():
     ap.add_argument("--active-calls", type=int, default=100000)
     ap.add_argument("--active-rate", type=float, default=0, help="default: half the zero-loss rate")
     ap.add_argument("--overload-factor", type=float, default=5)
-    ap.add_argument("--overload-seconds", type=float, default=30)
+    ap.add_argument("--overload-seconds", type=float, default=60)
     ap.add_argument("--kamailio", default="/usr/sbin/kamailio")
     ap.add_argument("--peer-port", type=int, default=19062)
     ap.add_argument("--peer-children", type=int, default=4)
