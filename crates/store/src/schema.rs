@@ -630,33 +630,42 @@ mod tests {
             }],
         });
         let text = sip_search_text(&sip);
-        for kept in [
-            "INVITE sip:1000@10.0.0.2:5060 SIP/2.0\n",
-            "\n\"Alice\" <sip:2000@10.0.0.1>;tag=t1\n",
-            "\n<sip:1000@10.0.0.2>\n",
-            "\nFreeSWITCH-mod_sofia/1.10.12\n",
-            "\na-leg-7@10.0.0.9\n",
-            "10.0.0.50\naudio 16384 PCMU/8000\n",
-        ] {
-            assert!(text.contains(kept), "{kept:?} missing from {text:?}");
+        assert_words(
+            &text,
+            &[
+                "INVITE sip:1000@10.0.0.2:5060 SIP/2.0\n",
+                "\n\"Alice\" <sip:2000@10.0.0.1>;tag=t1\n",
+                "\n<sip:1000@10.0.0.2>\n",
+                "\nFreeSWITCH-mod_sofia/1.10.12\n",
+                "\na-leg-7@10.0.0.9\n",
+                "10.0.0.50\naudio 16384 PCMU/8000\n",
+            ],
+            // Header names, boilerplate, random per message, indexed elsewhere, a
+            // folded line of a dropped header, and the SDP body itself.
+            &[
+                "From",
+                "User-Agent",
+                "X-CID",
+                "z9hG4bK",
+                "Max-Forwards",
+                "a84b4c76e66710",
+                "CSeq",
+                "Allow",
+                "OPTIONS",
+                "rtpmap",
+                "application/sdp",
+                "v=0",
+            ],
+        );
+    }
+
+    /// Every `kept` piece is in `text`, no `dropped` piece is.
+    fn assert_words(text: &str, kept: &[&str], dropped: &[&str]) {
+        for k in kept {
+            assert!(text.contains(k), "{k:?} missing from {text:?}");
         }
-        // Header names, boilerplate, random per message, indexed elsewhere, a
-        // folded line of a dropped header, and the SDP body itself.
-        for dropped in [
-            "From",
-            "User-Agent",
-            "X-CID",
-            "z9hG4bK",
-            "Max-Forwards",
-            "a84b4c76e66710",
-            "CSeq",
-            "Allow",
-            "OPTIONS",
-            "rtpmap",
-            "application/sdp",
-            "v=0",
-        ] {
-            assert!(!text.contains(dropped), "{dropped:?} kept in {text:?}");
+        for d in dropped {
+            assert!(!text.contains(d), "{d:?} kept in {text:?}");
         }
     }
 
@@ -700,32 +709,31 @@ mod tests {
             ..Default::default()
         };
         let text = esl_search_text(&c);
-        for kept in [
-            "CHANNEL_HANGUP_COMPLETE\n",
-            "NORMAL_CLEARING\n",
-            "PCMU\n",
-            "sipp\n",
-            "127.0.0.1\n",
-            "1000\n",
-            "SIPp/Linux\n",
-            "send_bye\n",
-        ] {
-            assert!(text.contains(kept), "{kept:?} missing from {text:?}");
-        }
-        for dropped in [
-            "Hangup-Cause", // names
-            "24d73ca1",
-            "vm\n",
-            "1795663",
-            "switch_core_state_machine",
-            "f059e147",
-            "false",
-            "z9hG4bK",
-            "53655765",
-            "2\n",
-        ] {
-            assert!(!text.contains(dropped), "{dropped:?} kept in {text:?}");
-        }
+        assert_words(
+            &text,
+            &[
+                "CHANNEL_HANGUP_COMPLETE\n",
+                "NORMAL_CLEARING\n",
+                "PCMU\n",
+                "sipp\n",
+                "127.0.0.1\n",
+                "1000\n",
+                "SIPp/Linux\n",
+                "send_bye\n",
+            ],
+            &[
+                "Hangup-Cause", // names
+                "24d73ca1",
+                "vm\n",
+                "1795663",
+                "switch_core_state_machine",
+                "f059e147",
+                "false",
+                "z9hG4bK",
+                "53655765",
+                "2\n",
+            ],
+        );
 
         // An event whose every header is dropped still has its name.
         let bare = callweave_core::record::ChannelRecord {
