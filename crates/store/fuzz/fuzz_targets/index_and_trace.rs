@@ -1,10 +1,13 @@
-//! Arbitrary identifiers, text, node names and timestamps through the whole store:
+//! Arbitrary identifiers, text (SIP message, log line, event headers), node names
+//! and timestamps through the whole store:
 //! nothing panics, and an admitted record is found again by each of its ids.
 #![no_main]
 
 use std::sync::{Arc, Mutex, OnceLock};
 
-use callweave_core::record::{CallId, ChannelUuid, Ident, LogRecord, Record, RecordKind, SipRecord, Transport};
+use callweave_core::record::{
+    CallId, ChannelRecord, ChannelUuid, Ident, LogRecord, Record, RecordKind, SipRecord, Transport,
+};
 use callweave_store::{Store, StoreOptions, TraceOptions};
 use libfuzzer_sys::fuzz_target;
 
@@ -54,6 +57,22 @@ fuzz_target!(|data: &[u8]| {
     let mut log = LogRecord::new(body.as_str());
     log.uuid = Some(ChannelUuid::from(uuid.as_str()));
     let log = Record::new(ts.wrapping_add(1), node.as_str(), RecordKind::Log(log));
+    // An event whose headers are the body's lines ("name: value"), through the
+    // event's full-text selection.
+    let headers: Vec<(String, String)> = body
+        .lines()
+        .map(|l| {
+            let (k, v) = l.split_once(':').unwrap_or((l, ""));
+            (k.to_owned(), v.to_owned())
+        })
+        .collect();
+    let event = ChannelRecord {
+        event_name: body.chars().take(24).collect(),
+        unique_id: Some(ChannelUuid::from(uuid.as_str())),
+        headers: headers.into(),
+        ..Default::default()
+    };
+    let event = Record::new(ts.wrapping_add(2), node.as_str(), RecordKind::Channel(event));
 
     let before = store.stats();
     if data[8] & 2 == 0 {
@@ -69,13 +88,14 @@ fuzz_target!(|data: &[u8]| {
         store.add_prepared_batch(vec![doc]).unwrap_or_else(|e| panic!("add sip: {e}"));
     }
     store.add_record(&log, None).unwrap_or_else(|e| panic!("add log: {e}"));
+    store.add_record(&event, None).unwrap_or_else(|e| panic!("add event: {e}"));
     store
         .add_link(&Ident::Call(CallId::from(call_id.as_str())), &Ident::Channel(ChannelUuid::from(uuid.as_str())), &node, ts)
         .unwrap_or_else(|e| panic!("add link: {e}"));
     store.commit().unwrap_or_else(|e| panic!("commit: {e}"));
     let after = store.stats();
     // Every record is admitted (records past retention go to the current partition).
-    let admitted = after.records - before.records == 2;
+    let admitted = after.records - before.records == 3;
 
     let reader = store.reader();
     for id in [call_id.as_str(), uuid.as_str()] {
