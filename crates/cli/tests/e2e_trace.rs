@@ -226,6 +226,18 @@ async fn freeswitch_b2bua_calls_are_joined_from_hep_esl_and_log() {
         &["query=\"trace\""],
     );
     assert!(timed > (2 * n_calls) as f64, "{timed} traces timed");
+    // The 2 ms bucket exists (latency objectives sit there) and, being
+    // cumulative, never holds more than the count.
+    let bucket_2ms = ["query=\"trace\"", "le=\"0.002\""];
+    assert!(
+        m.keys().any(|k| {
+            k.starts_with("callweave_api_query_seconds_bucket{")
+                && bucket_2ms.iter().all(|f| k.contains(f))
+        }),
+        "no 2 ms bucket"
+    );
+    let within_2ms = sum(&m, "callweave_api_query_seconds_bucket", &bucket_2ms);
+    assert!(within_2ms <= timed, "{within_2ms} of {timed}");
     assert_eq!(
         sum(
             &m,
