@@ -67,7 +67,7 @@ const QUERY_BUCKETS: [f64; 19] = [
 ];
 
 fn query_histogram() -> Histogram {
-    Histogram::new(QUERY_BUCKETS.into_iter())
+    Histogram::new(QUERY_BUCKETS)
 }
 
 /// All agent metrics. Cheap to clone (every metric is an `Arc` inside).
