@@ -118,9 +118,7 @@ impl Metrics {
             queue_depth: Gauge::default(),
             api_queries: Family::new_with_constructor(query_histogram),
             index_queue_depth: Gauge::default(),
-            index_commit: prometheus_client::metrics::histogram::Histogram::new(
-                exponential_buckets(0.001, 2.0, 14),
-            ),
+            index_commit: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
             indexed: Family::default(),
             fslog: crate::fslog_source::FslogMetrics::default(),
             esl: crate::esl_source::EslMetrics::default(),

@@ -164,7 +164,7 @@ pub struct Pipeline {
     pub correlator: Correlator,
     /// Builds index documents for the index thread's store.
     pub docs: DocBuilder,
-    /// Documents for the index thread, a batch per wake-up.
+    /// Documents for the index thread, one hand-off per message.
     pub index: Sender<Vec<PreparedDoc>>,
     /// Documents gathered for the index thread.
     pub pending: Handoff<PreparedDoc>,

@@ -840,8 +840,8 @@ impl Correlator {
         out.merged.push(keep_key);
         out.merged.push(loser.key.clone());
         let survivor = self.call_mut(keep)?;
-        survivor.idents.extend(loser.idents.iter().copied());
-        survivor.links.extend(loser.links.iter().copied());
+        survivor.idents.extend(loser.idents);
+        survivor.links.extend(loser.links);
         survivor.legs.extend(loser.legs);
         survivor.first_seen = survivor.first_seen.min(loser.first_seen);
         survivor.last_seen = survivor.last_seen.max(loser.last_seen);

@@ -490,10 +490,10 @@ pub(crate) fn esl_search_text(c: &callweave_core::record::ChannelRecord) -> Stri
             .iter()
             .any(|h| h.eq_ignore_ascii_case(name))
             || UNSEARCHED_EVENT_SUFFIXES.iter().any(|suffix| {
-                name.len() >= suffix.len()
-                    && name
-                        .get(name.len() - suffix.len()..)
-                        .is_some_and(|end| end.eq_ignore_ascii_case(suffix))
+                name.len()
+                    .checked_sub(suffix.len())
+                    .and_then(|start| name.get(start..))
+                    .is_some_and(|end| end.eq_ignore_ascii_case(suffix))
             });
         if !dropped {
             out.push_str(value);
