@@ -118,9 +118,58 @@ fn cpu_time() -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
+/// The agent's steady state, which `index/*` leaves out: a commit every
+/// `CW_BENCH_COMMIT_EVERY` records (default 40 000: one second at 40k/s) and the
+/// background merges those commits start, waited for at the end. Prints CPU
+/// seconds per 100 000 records. Runs instead of the other `index/*` benches when
+/// `CW_BENCH_STEADY` is set to a record count (e.g. 1000000).
+fn index_steady(base: &[Record], name: &str, full_text: bool) {
+    let n = std::env::var("CW_BENCH_STEADY")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(1_000_000);
+    let every = std::env::var("CW_BENCH_COMMIT_EVERY")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(40_000)
+        .max(1);
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = store_with(dir.path(), base[0].ts_micros, full_text);
+    let builder = s.doc_builder();
+    let (w0, c0) = (Instant::now(), cpu_time());
+    let mut done = 0;
+    while done < n {
+        let mut recs: Vec<Record> = (done..(done + every).min(n))
+            .map(|i| replicate(&base[i % base.len()], i / base.len()))
+            .collect();
+        for chunk in recs.chunks_mut(1024) {
+            let docs = chunk
+                .iter_mut()
+                .map(|r| builder.record_mut(r, None).unwrap())
+                .collect();
+            s.add_prepared_batch(docs).unwrap();
+        }
+        s.commit().unwrap();
+        done += recs.len();
+    }
+    s.close().unwrap();
+    let (wall, cpu) = (w0.elapsed(), cpu_time().zip(c0).map(|(b, a)| b - a));
+    eprintln!(
+        "index_steady/{name}: {n} records, commit every {every}, merges waited: {wall:.2?} wall, {cpu:.2?} CPU ({:.3} CPU-s per 100k records, incl. building the copies)",
+        cpu.map_or(0.0, |c| c.as_secs_f64() * 100_000.0 / n as f64),
+    );
+}
+
 fn index(c: &mut Criterion) {
     let all = common::all_records(SET);
     let sip = common::hep_records(SET);
+    if std::env::var_os("CW_BENCH_STEADY").is_some() {
+        index_steady(&sip, "sip", true);
+        if std::env::var_os("CW_BENCH_STEADY_SIP_ONLY").is_none() {
+            index_steady(&all, "mixed_sip_esl_log", true);
+        }
+        return;
+    }
     let mut g = c.benchmark_group("index");
     g.sample_size(10);
     for (name, base, full_text) in [
@@ -185,6 +234,9 @@ fn print_percentiles(what: &str, mut lat: Vec<Duration>) {
 }
 
 fn trace(c: &mut Criterion) {
+    if std::env::var_os("CW_BENCH_STEADY").is_some() {
+        return;
+    }
     let n: usize = std::env::var("CW_BENCH_RECORDS")
         .ok()
         .and_then(|v| v.parse().ok())
