@@ -9,7 +9,8 @@ use tantivy::columnar::{Column, StrColumn};
 use tantivy::index::SegmentId;
 use tantivy::schema::{Field, Schema};
 use tantivy::{
-    Index, IndexReader, ReloadPolicy, Searcher, SearcherGeneration, SegmentReader, Warmer,
+    Index, IndexReader, IndexSettings, ReloadPolicy, Searcher, SearcherGeneration, SegmentReader,
+    Warmer,
 };
 
 use crate::error::{Result, StoreError};
@@ -145,13 +146,16 @@ impl Partition {
         })?;
         let mmap = tantivy::directory::MmapDirectory::open(dir)
             .map_err(|e| StoreError::index(&name, e.into()))?;
-        let index = Index::open_or_create(mmap, schema.clone()).map_err(|e| match e {
-            tantivy::TantivyError::SchemaError(_) => StoreError::Schema {
-                partition: name.clone(),
-            },
-            other => StoreError::index(&name, other),
-        })?;
-        if index.schema() != *schema {
+        let exists = Index::exists(&mmap).map_err(|e| StoreError::index(&name, e.into()))?;
+        let index = if exists {
+            Index::open(mmap).map_err(|e| StoreError::index(&name, e))?
+        } else {
+            Index::create(mmap, schema.clone(), IndexSettings::default())
+                .map_err(|e| StoreError::index(&name, e))?
+        };
+        // A partition keeps the schema it was created with; older ones differ
+        // only in how a field is indexed (see `schema::readable_schemas`).
+        if !crate::schema::readable_schemas().contains(&index.schema()) {
             return Err(StoreError::Schema { partition: name });
         }
         let columns = Arc::new(ColumnCache::default());
@@ -318,6 +322,100 @@ mod tests {
             "+026-11-26",
         ] {
             assert_eq!(parse_partition_name(n), None, "{n}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+    use crate::model::{CallDoc, CallFilter, StoreOptions};
+    use crate::store::Store;
+    use tantivy::schema::{STRING, Schema};
+
+    const T0: i64 = 1_700_000_000_000_000; // 2023-11-14T22:13:20Z
+    const DAY: i64 = SECS_PER_DAY * MICROS_PER_SEC;
+
+    fn call(key: &str, start: i64) -> CallDoc {
+        CallDoc {
+            call_key: key.into(),
+            start_micros: start,
+            end_micros: Some(start + 2_000_000),
+            from: Some("1000".into()),
+            to: Some("2000".into()),
+            outcome: "answered".into(),
+            nodes: vec!["fs1".into()],
+            legs: 2,
+            json: "{}".into(),
+        }
+    }
+
+    fn ts_indexed(root: &Path, start: i64) -> bool {
+        let index = Index::open_in_dir(root.join(partition_name(start))).unwrap();
+        let schema = index.schema();
+        schema
+            .get_field_entry(schema.get_field("ts").unwrap())
+            .is_indexed()
+    }
+
+    /// A day written by an earlier version (`ts` indexed as well as fast) opens,
+    /// takes new documents, and answers time-range queries like a new one.
+    #[test]
+    fn partitions_with_the_previous_schema_open_and_filter_by_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let old_day = partition_start(T0, DAY);
+        let old_dir = dir.path().join(partition_name(old_day));
+        std::fs::create_dir_all(&old_dir).unwrap();
+        Index::create_in_dir(&old_dir, crate::schema::build_schema_with(true).0).unwrap();
+
+        let mut store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        store.set_now(T0 + DAY);
+        store.add_call_summary(&call("old-early", T0)).unwrap();
+        store
+            .add_call_summary(&call("old-late", T0 + 60_000_000))
+            .unwrap();
+        store.add_call_summary(&call("new-day", T0 + DAY)).unwrap();
+        store.commit().unwrap();
+        assert!(
+            ts_indexed(dir.path(), old_day),
+            "the old partition kept its schema"
+        );
+        assert!(!ts_indexed(dir.path(), partition_start(T0 + DAY, DAY)));
+
+        let keys = |since: Option<i64>, until: Option<i64>| -> Vec<String> {
+            let filter = CallFilter {
+                since,
+                until,
+                ..CallFilter::default()
+            };
+            let mut k: Vec<String> = store
+                .reader()
+                .calls(&filter)
+                .unwrap()
+                .into_iter()
+                .map(|c| c.call_key)
+                .collect();
+            k.sort();
+            k
+        };
+        assert_eq!(keys(None, None), ["new-day", "old-early", "old-late"]);
+        assert_eq!(keys(Some(T0 + 1), None), ["new-day", "old-late"]);
+        assert_eq!(keys(None, Some(T0 + 60_000_000)), ["old-early", "old-late"]);
+        assert_eq!(keys(Some(T0 + 1), Some(T0 + DAY - 1)), ["old-late"]);
+    }
+
+    #[test]
+    fn a_partition_with_a_foreign_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = partition_name(partition_start(T0, DAY));
+        let part = dir.path().join(&name);
+        std::fs::create_dir_all(&part).unwrap();
+        let mut b = Schema::builder();
+        b.add_text_field("ts", STRING);
+        Index::create_in_dir(&part, b.build()).unwrap();
+        match Store::open(dir.path(), StoreOptions::default()) {
+            Err(StoreError::Schema { partition }) => assert_eq!(partition, name),
+            other => panic!("expected a schema error, got {:?}", other.map(|_| ())),
         }
     }
 }
