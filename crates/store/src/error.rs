@@ -35,6 +35,13 @@ pub enum StoreError {
         /// Partition directory name.
         partition: String,
     },
+    /// A search query that does not parse (or names a field that cannot be
+    /// searched).
+    #[error("bad query: {reason}")]
+    Query {
+        /// What the query parser objected to.
+        reason: String,
+    },
     /// A stored document could not be decoded back into a record or call summary.
     #[error("stored document in partition {partition} is not valid json")]
     Decode {

@@ -89,7 +89,10 @@ mod store;
 
 pub use callweave_core::record::Record;
 pub use error::{Result, StoreError};
-pub use model::{CallDoc, CallFilter, LinkDoc, StoreOptions, StoreStats, Trace, TraceOptions};
+pub use model::{
+    CallDoc, CallFilter, LinkDoc, RecordSearch, SearchHits, StoreOptions, StoreStats, Trace,
+    TraceOptions,
+};
 pub use partition::{parse_partition_name, partition_name};
 pub use reader::StoreReader;
 pub use schema::record_summary;

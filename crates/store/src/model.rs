@@ -183,3 +183,33 @@ pub struct StoreStats {
     /// Writers closed to stay under `max_open_writers`.
     pub writers_evicted: u64,
 }
+
+/// A search over records ([`StoreReader::search`](crate::StoreReader::search)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordSearch {
+    /// tantivy query syntax. Bare words search the records' text (a SIP
+    /// message's start line, header values and SDP summary, an event's header
+    /// values, a log line), case-insensitively; every word must match unless
+    /// `OR` says otherwise; `-word` excludes. A quoted value stays one term in an
+    /// exact field (`id:"a1b2@10.0.0.1"`); a quoted phrase of the text is refused
+    /// (word positions are not indexed). Fields: `id:` (Call-ID, UUID,
+    /// correlation id or call key, exact), `kind:` (`sip`, `esl`, `log`),
+    /// `method:` (`INVITE`, exact case), `status:` (SIP status or a channel's
+    /// final SIP status), `from_user:`, `to_user:`, `node:`.
+    pub query: String,
+    /// Records at or after this time (µs).
+    pub since: Option<TsMicros>,
+    /// Records at or before this time (µs).
+    pub until: Option<TsMicros>,
+    /// At most this many records, newest first (capped at 10 000).
+    pub limit: usize,
+}
+
+/// What a record search found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchHits {
+    /// The newest matching records, newest first.
+    pub records: Vec<Record>,
+    /// Every matching record, beyond the ones returned.
+    pub total: u64,
+}

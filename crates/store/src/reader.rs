@@ -1,4 +1,5 @@
-//! The read side: trace (component expansion + a page of records) and calls search.
+//! The read side: trace (component expansion + a page of records), calls search
+//! and record search.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
@@ -8,17 +9,20 @@ use std::sync::Arc;
 use callweave_core::record::{Ident, Record, RecordKind};
 use tantivy::collector::{Collector, Count, SegmentCollector};
 use tantivy::columnar::StrColumn;
-use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
 use tantivy::schema::Field;
 use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::tokenizer::TokenizerManager;
 use tantivy::{
     DocAddress, DocId, Order, Score, Searcher, SegmentOrdinal, SegmentReader, TantivyDocument, Term,
 };
 
 use crate::error::{Result, StoreError};
-use crate::model::{CallDoc, CallFilter, LinkDoc, Trace, TraceOptions};
+use crate::model::{CallDoc, CallFilter, LinkDoc, RecordSearch, SearchHits, Trace, TraceOptions};
 use crate::partition::{Partition, SegmentColumns};
-use crate::schema::{DOC_CALL, Fields, PREFIX_CALL_ID, PREFIX_CALL_KEY, PREFIX_UUID, Typed};
+use crate::schema::{
+    DOC_CALL, DOC_RECORD, Fields, PREFIX_CALL_ID, PREFIX_CALL_KEY, PREFIX_UUID, Typed,
+};
 use crate::store::Shared;
 
 /// Largest page of records or calls one query returns.
@@ -301,6 +305,72 @@ impl StoreReader {
         out.sort_by_key(|c| std::cmp::Reverse(c.0));
         out.truncate(limit);
         Ok(out.into_iter().map(|(_, c)| c).collect())
+    }
+
+    /// Records matching `search.query` (see [`RecordSearch`]) in the time range,
+    /// newest first, with the number of all matches. A query that does not parse
+    /// is [`StoreError::Query`], with the parser's reason.
+    pub fn search(&self, search: &RecordSearch) -> Result<SearchHits> {
+        let f = *self.fields();
+        let mut parser = QueryParser::new(
+            self.shared.schema.clone(),
+            vec![f.text],
+            TokenizerManager::default(),
+        );
+        parser.set_conjunction_by_default();
+        let text = search.query.trim();
+        if text.is_empty() {
+            return Err(StoreError::Query {
+                reason: "empty query".into(),
+            });
+        }
+        let parsed = parser.parse_query(text).map_err(|e| StoreError::Query {
+            reason: e.to_string(),
+        })?;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
+            (Occur::Must, parsed),
+            (
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f.doc_type, DOC_RECORD),
+                    IndexRecordOption::Basic,
+                )),
+            ),
+        ];
+        if search.since.is_some() || search.until.is_some() {
+            let bound = |v: Option<i64>| {
+                v.map_or(Bound::Unbounded, |v| {
+                    Bound::Included(Term::from_field_i64(f.ts, v))
+                })
+            };
+            clauses.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(bound(search.since), bound(search.until))),
+            ));
+        }
+        let query = BooleanQuery::new(clauses);
+        let limit = search.limit.min(MAX_PAGE);
+        let parts = self.parts();
+        let mut total = 0u64;
+        let mut hits: Vec<(SortKey, usize, DocAddress)> = Vec::new();
+        for (i, p) in parts.iter().enumerate() {
+            let n = p
+                .searcher
+                .search(&query, &Count)
+                .map_err(|e| index_err(p, e))?;
+            total += n as u64;
+            if n > 0 && limit > 0 {
+                let top = p.top_by_time(&query, limit.min(n), Order::Desc)?;
+                hits.extend(top.into_iter().map(|(k, addr)| (k, i, addr)));
+            }
+        }
+        hits.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut records = Vec::with_capacity(hits.len().min(limit));
+        for (_, i, addr) in hits.into_iter().take(limit) {
+            let Some(p) = parts.get(i) else { continue };
+            records.push(load_record(p, &f, addr)?);
+        }
+        Ok(SearchHits { records, total })
     }
 
     /// Number of committed documents (records, links and calls) in all partitions.

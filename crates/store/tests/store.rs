@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use callweave_core::record::{CorrelationId, Ident, Record, RecordKind};
-use callweave_store::{CallDoc, CallFilter, Store, StoreOptions, TraceOptions};
+use callweave_store::{
+    CallDoc, CallFilter, RecordSearch, Store, StoreError, StoreOptions, TraceOptions,
+};
 use common::*;
 
 const SET01: &str = "01-bridged-callid-random";
@@ -864,6 +866,110 @@ fn traces_do_not_need_full_text() {
             let got = lean.reader().trace(id, all()).unwrap().unwrap();
             assert!(got.total_records > 0, "{id}");
             assert_eq!(got, want, "from {id}");
+        }
+    }
+}
+
+/// The words tantivy's default tokenizer makes of `text`: runs of alphanumeric
+/// characters, lower-cased, longer than 40 bytes dropped.
+fn words(text: &str) -> BTreeSet<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty() && w.len() < 40)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+#[test]
+fn search_finds_records_by_words_fields_and_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let recs = set01_records();
+    load(&mut store, &recs);
+    let reader = store.reader();
+    let search = |query: &str, since: Option<i64>, limit: usize| {
+        reader
+            .search(&RecordSearch {
+                query: query.into(),
+                since,
+                until: None,
+                limit,
+            })
+            .unwrap()
+    };
+
+    // Fields: every SIP INVITE (requests and their responses, by CSeq).
+    let invites = recs
+        .iter()
+        .filter(|r| matches!(&r.kind, RecordKind::Sip(s) if s.cseq_method() == Some("INVITE")))
+        .count();
+    assert!(invites > 10);
+    let hits = search("method:INVITE kind:sip", None, 10_000);
+    assert_eq!(hits.total, invites as u64);
+    assert_eq!(hits.records.len(), invites);
+    assert!(
+        hits.records
+            .windows(2)
+            .all(|w| w[0].ts_micros >= w[1].ts_micros),
+        "newest first"
+    );
+    let ok = recs
+        .iter()
+        .filter(|r| matches!(&r.kind, RecordKind::Sip(s) if s.status == Some(200)))
+        .count();
+    assert_eq!(search("status:200 kind:sip", None, 10_000).total, ok as u64);
+
+    // Words, case-insensitive, all of them by default, in log lines.
+    let new_channel: Vec<&Record> = recs
+        .iter()
+        .filter(|r| match &r.kind {
+            RecordKind::Log(l) => {
+                let w = words(&l.text);
+                w.contains("new") && w.contains("channel")
+            }
+            _ => false,
+        })
+        .collect();
+    assert!(new_channel.len() >= 10, "{}", new_channel.len());
+    let hits = search("kind:log NEW Channel", None, 10_000);
+    assert_eq!(hits.total, new_channel.len() as u64);
+    let either = search("kind:log (new OR channel)", None, 10_000).total;
+    assert!(either > hits.total);
+
+    // A time range and a page.
+    let mut times: Vec<i64> = new_channel.iter().map(|r| r.ts_micros).collect();
+    times.sort_unstable();
+    let since = times[times.len() / 2];
+    let later = times.iter().filter(|&&t| t >= since).count();
+    let hits = search("kind:log new channel", Some(since), 3);
+    assert_eq!(hits.total, later as u64);
+    assert_eq!(hits.records.len(), 3);
+    assert_eq!(hits.records[0].ts_micros, *times.last().unwrap());
+    assert!(hits.records.iter().all(|r| r.ts_micros >= since));
+
+    // An identifier, exactly.
+    let call1 = &calls_tsv(SET01)[0];
+    let quoted = format!("id:\"{}\"", call1.a_call_id);
+    assert_eq!(
+        search(&quoted, None, 10_000).total,
+        expected(&recs, &[&call1.a_call_id]).len() as u64
+    );
+
+    // Bad queries are errors that say why, not empty results.
+    for bad in [
+        "",
+        "text:\"new channel\"",
+        "json:x",
+        "method:(INVITE",
+        "nosuchfield:1",
+    ] {
+        match reader.search(&RecordSearch {
+            query: bad.into(),
+            since: None,
+            until: None,
+            limit: 10,
+        }) {
+            Err(StoreError::Query { reason }) => assert!(!reason.is_empty()),
+            other => panic!("{bad:?}: expected a query error, got {other:?}"),
         }
     }
 }
