@@ -1,5 +1,6 @@
-//! The JSON shapes of the HTTP API (`/api/v1/trace/{id}`, `/api/v1/calls`), shared
-//! by the server and by `callweave trace` / `callweave calls`, which read them back.
+//! The JSON shapes of the HTTP API (`/api/v1/trace/{id}`, `/api/v1/calls`,
+//! `/api/v1/search`), shared by the server and by `callweave trace` /
+//! `callweave calls` / `callweave search`, which read them back.
 //!
 //! Times are given twice: `*_micros` (µs since the epoch, for machines) and an
 //! RFC 3339 UTC string (for people and `jq`).
@@ -159,6 +160,15 @@ pub struct CallView {
 pub struct CallsResponse {
     /// Newest first.
     pub calls: Vec<CallView>,
+}
+
+/// `GET /api/v1/search` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchResponse {
+    /// Every matching record in the index, beyond the ones returned.
+    pub total: u64,
+    /// The newest matching records, newest first.
+    pub records: Vec<RecordView>,
 }
 
 /// The JSON error body of every 4xx/5xx.

@@ -16,13 +16,13 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use callweave_core::record::TsMicros;
-use callweave_store::{CallFilter, StoreReader, TraceOptions};
+use callweave_store::{CallFilter, RecordSearch, StoreError, StoreReader, TraceOptions};
 use prometheus_client::registry::Registry;
 use serde::Deserialize;
 
 use crate::api::{
-    CallView, CallsResponse, ErrorBody, LinkView, Page, RecordView, TraceResponse, rfc3339,
-    trace_from_records,
+    CallView, CallsResponse, ErrorBody, LinkView, Page, RecordView, SearchResponse, TraceResponse,
+    rfc3339, trace_from_records,
 };
 
 /// Records per trace page unless asked otherwise.
@@ -34,6 +34,8 @@ pub const MAX_TRACE_LIMIT: usize = 10_000;
 const LEG_RECORDS: usize = 10_000;
 /// Largest calls page.
 pub const MAX_CALLS_LIMIT: usize = 1000;
+/// Largest `limit` of `/api/v1/search`.
+pub const MAX_SEARCH_LIMIT: usize = 1000;
 
 /// Shared state of the HTTP handlers.
 #[derive(Clone)]
@@ -64,6 +66,7 @@ pub fn router(state: HttpState) -> Router {
     let api = Router::new()
         .route("/api/v1/trace/{id}", get(trace))
         .route("/api/v1/calls", get(calls))
+        .route("/api/v1/search", get(search))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/metrics", get(metrics))
@@ -308,21 +311,7 @@ async fn calls(
             "limit must be between 1 and {MAX_CALLS_LIMIT}"
         )));
     }
-    let since = p
-        .since
-        .as_deref()
-        .map(|s| parse_time("since", s))
-        .transpose()?;
-    let until = p
-        .until
-        .as_deref()
-        .map(|s| parse_time("until", s))
-        .transpose()?;
-    if let (Some(a), Some(b)) = (since, until)
-        && a > b
-    {
-        return Err(ApiError::BadRequest("since is after until".to_owned()));
-    }
+    let (since, until) = time_range(p.since.as_deref(), p.until.as_deref())?;
     if let Some(s) = &p.status
         && !OUTCOMES.contains(&s.as_str())
     {
@@ -358,6 +347,72 @@ async fn calls(
                 legs: d.legs as usize,
             })
             .collect(),
+    }))
+}
+
+/// `since` and `until` query parameters, each RFC 3339 or µs since the epoch,
+/// in order.
+fn time_range(
+    since: Option<&str>,
+    until: Option<&str>,
+) -> Result<(Option<TsMicros>, Option<TsMicros>), ApiError> {
+    let since = since.map(|s| parse_time("since", s)).transpose()?;
+    let until = until.map(|s| parse_time("until", s)).transpose()?;
+    if let (Some(a), Some(b)) = (since, until)
+        && a > b
+    {
+        return Err(ApiError::BadRequest("since is after until".to_owned()));
+    }
+    Ok((since, until))
+}
+
+/// `GET /api/v1/search` query parameters.
+#[derive(Debug, Deserialize)]
+pub struct SearchParams {
+    q: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<usize>,
+}
+
+/// Records matching a query (tantivy syntax, see [`RecordSearch`]), newest first.
+async fn search(
+    State(state): State<HttpState>,
+    params: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let query = p.q.unwrap_or_default();
+    if query.trim().is_empty() {
+        return Err(ApiError::BadRequest(
+            "q is required: words of the records, or fields such as method:INVITE status:486"
+                .to_owned(),
+        ));
+    }
+    let limit = p.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_SEARCH_LIMIT {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and {MAX_SEARCH_LIMIT}"
+        )));
+    }
+    let (since, until) = time_range(p.since.as_deref(), p.until.as_deref())?;
+    let search = RecordSearch {
+        query,
+        since,
+        until,
+        limit,
+    };
+    let reader = state.store.clone();
+    let hits = run_query(&state.query_seconds, "search", move || {
+        reader.search(&search)
+    })
+    .await?
+    .map_err(|e| match e {
+        StoreError::Query { reason } => ApiError::BadRequest(format!("q: {reason}")),
+        other => ApiError::Internal(other.to_string()),
+    })?;
+    Ok(Json(SearchResponse {
+        total: hits.total,
+        records: hits.records.iter().map(RecordView::from).collect(),
     }))
 }
 

@@ -202,7 +202,7 @@ impl Metrics {
         );
         r.register(
             "callweave_api_query_seconds",
-            "Time an API query (trace, calls) spent in the index and assembling its answer",
+            "Time an API query (trace, calls, search) spent in the index and assembling its answer",
             self.api_queries.clone(),
         );
         r.register(
