@@ -88,22 +88,11 @@ pub struct CallsArgs {
 
 /// Runs `callweave calls`.
 pub fn run(args: CallsArgs) -> anyhow::Result<()> {
-    let now = Timestamp::now();
-    let since = args
-        .since
-        .as_deref()
-        .map(|s| parse_when(s, now).with_context(|| format!("--since {s:?}")))
-        .transpose()?;
-    let until = args
-        .until
-        .as_deref()
-        .map(|s| parse_when(s, now).with_context(|| format!("--until {s:?}")))
-        .transpose()?;
-    if let (Some(a), Some(b)) = (since, until)
-        && a > b
-    {
-        bail!("--since ({a}) is after --until ({b})");
-    }
+    let (since, until) = time_bounds(
+        args.since.as_deref(),
+        args.until.as_deref(),
+        Timestamp::now(),
+    )?;
     let query = CallsQuery {
         number: args.number.filter(|n| !n.is_empty()),
         since: since.map(|t| t.to_string()),
@@ -135,6 +124,25 @@ pub fn run(args: CallsArgs) -> anyhow::Result<()> {
         ),
     };
     render::write_stdout(&text)
+}
+
+/// Resolves `--since` and `--until` against `now`; they must be in order.
+pub fn time_bounds(
+    since: Option<&str>,
+    until: Option<&str>,
+    now: Timestamp,
+) -> anyhow::Result<(Option<Timestamp>, Option<Timestamp>)> {
+    let when = |flag: &str, v: Option<&str>| {
+        v.map(|s| parse_when(s, now).with_context(|| format!("{flag} {s:?}")))
+            .transpose()
+    };
+    let (since, until) = (when("--since", since)?, when("--until", until)?);
+    if let (Some(a), Some(b)) = (since, until)
+        && a > b
+    {
+        bail!("--since ({a}) is after --until ({b})");
+    }
+    Ok((since, until))
 }
 
 /// Resolves a `--since`/`--until` value against `now`.

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use callweave_agent::api::{CallsResponse, ErrorBody, TraceResponse};
+use callweave_agent::api::{CallsResponse, ErrorBody, SearchResponse, TraceResponse};
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 
@@ -46,6 +46,19 @@ pub struct CallsQuery {
     /// Node name.
     pub node: Option<String>,
     /// Most calls returned.
+    pub limit: Option<usize>,
+}
+
+/// `GET /api/v1/search` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchQuery {
+    /// The query (tantivy syntax).
+    pub q: String,
+    /// RFC 3339 lower bound of the record time.
+    pub since: Option<String>,
+    /// RFC 3339 upper bound of the record time.
+    pub until: Option<String>,
+    /// Most records returned.
     pub limit: Option<usize>,
 }
 
@@ -103,6 +116,13 @@ impl AgentClient {
         let url = calls_url(&self.base, q)?;
         self.get_json(url)?
             .ok_or_else(|| anyhow!("the agent at {} has no /api/v1/calls endpoint", self.base))
+    }
+
+    /// `GET /api/v1/search`.
+    pub fn search(&self, q: &SearchQuery) -> anyhow::Result<SearchResponse> {
+        let url = search_url(&self.base, q)?;
+        self.get_json(url)?
+            .ok_or_else(|| anyhow!("the agent at {} has no /api/v1/search endpoint", self.base))
     }
 
     fn get_json<T: DeserializeOwned>(&self, url: Url) -> anyhow::Result<Option<T>> {
@@ -265,6 +285,24 @@ pub fn calls_url(base: &Url, q: &CallsQuery) -> anyhow::Result<Url> {
     Ok(url)
 }
 
+/// `…/api/v1/search?q=…` with the bounds that are set.
+pub fn search_url(base: &Url, q: &SearchQuery) -> anyhow::Result<Url> {
+    let mut url = endpoint(base, &["api", "v1", "search"])?;
+    {
+        let mut pairs = url.query_pairs_mut();
+        pairs.append_pair("q", &q.q);
+        for (k, v) in [("since", &q.since), ("until", &q.until)] {
+            if let Some(v) = v {
+                pairs.append_pair(k, v);
+            }
+        }
+        if let Some(limit) = q.limit {
+            pairs.append_pair("limit", &limit.to_string());
+        }
+    }
+    Ok(url)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,6 +353,21 @@ mod tests {
         assert_eq!(
             calls_url(&base, &q).unwrap().as_str(),
             "http://127.0.0.1:9070/api/v1/calls?number=%2B1+555&since=2026-11-26T03%3A00%3A00Z&status=no-answer&limit=20"
+        );
+    }
+
+    #[test]
+    fn search_url_encodes_the_query() {
+        let base = parse_base("http://127.0.0.1:9070/cw/").unwrap();
+        let q = SearchQuery {
+            q: "id:\"a b@10.0.0.1\" status:486 & more".into(),
+            until: Some("2026-11-26T03:00:00Z".into()),
+            limit: Some(5),
+            ..SearchQuery::default()
+        };
+        assert_eq!(
+            search_url(&base, &q).unwrap().as_str(),
+            "http://127.0.0.1:9070/cw/api/v1/search?q=id%3A%22a+b%4010.0.0.1%22+status%3A486+%26+more&until=2026-11-26T03%3A00%3A00Z&limit=5"
         );
     }
 

@@ -5,6 +5,7 @@
 //! - `callweave trace ID` shows one call (every leg, a SIP ladder with FreeSWITCH
 //!   events and logs interleaved) from an agent's index.
 //! - `callweave calls` lists calls by number, time range, outcome and node.
+//! - `callweave search QUERY` finds records by their words and fields.
 //! - `callweave check-config FILE` validates a configuration without starting.
 
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ mod client;
 mod loki_trace;
 mod render;
 mod replay;
+mod search;
 mod trace;
 
 #[derive(Debug, Parser)]
@@ -57,6 +59,9 @@ enum Command {
     Trace(trace::TraceArgs),
     /// List indexed calls, newest first, by number, time range, outcome and node.
     Calls(calls::CallsArgs),
+    /// Find SIP messages, FreeSWITCH events and log lines by their words and
+    /// fields (number, status, method, node), newest first.
+    Search(search::SearchArgs),
     /// Validate a configuration file and print the settings it yields.
     CheckConfig {
         /// Configuration file (TOML).
@@ -94,6 +99,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Replay(args) => replay::run(args),
         Command::Trace(args) => trace::run(args),
         Command::Calls(args) => calls::run(args),
+        Command::Search(args) => search::run(args),
         Command::CheckConfig { file } => {
             let settings = callweave_agent::config::Config::from_file(&file)?
                 .build()

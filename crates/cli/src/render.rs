@@ -11,7 +11,9 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 
 use anstyle::{AnsiColor, Style};
-use callweave_agent::api::{CallView, CallsResponse, LegView, LinkView, RecordView, TraceResponse};
+use callweave_agent::api::{
+    CallView, CallsResponse, LegView, LinkView, RecordView, SearchResponse, TraceResponse,
+};
 
 /// Width assumed when `COLUMNS` is not set (or stdout is not a terminal).
 pub const DEFAULT_WIDTH: usize = 120;
@@ -909,6 +911,54 @@ pub fn render_calls(resp: &CallsResponse, opts: &RenderOptions) -> String {
     let n = resp.calls.len();
     let _ = writeln!(out, "\n{n} call{}", if n == 1 { "" } else { "s" });
     out
+}
+
+/// `callweave search`: one row per record, newest first.
+pub fn render_search(resp: &SearchResponse, opts: &RenderOptions) -> String {
+    let paint = Paint { on: opts.color };
+    let mut out = String::new();
+    if resp.records.is_empty() {
+        out.push_str("no records match\n");
+        return out;
+    }
+    let cols = [
+        col("time (UTC)"),
+        col("kind"),
+        squeeze("node", 4, Trunc::End, 1),
+        squeeze("call-id / uuid", 12, Trunc::Mid, 2),
+        squeeze("summary", 16, Trunc::End, 0),
+    ];
+    let rows: Vec<Vec<Cell>> = resp
+        .records
+        .iter()
+        .map(|r| {
+            let id = r.call_id.as_deref().or(r.uuid.as_deref()).unwrap_or("-");
+            vec![
+                cell(fmt_utc_millis(r.ts_micros)),
+                cell(r.kind.clone()),
+                cell(r.node.clone()),
+                cell(id),
+                cell(r.summary.clone()),
+            ]
+        })
+        .collect();
+    render_table(&mut out, &cols, &rows, opts.width, !opts.wide, paint);
+    let n = resp.records.len();
+    let _ = writeln!(
+        out,
+        "\n{n} of {} matching record{}, newest first; `callweave trace ID` shows a call",
+        resp.total,
+        if resp.total == 1 { "" } else { "s" }
+    );
+    out
+}
+
+/// `2026-11-26 03:24:30.521` (UTC) from µs since the epoch.
+fn fmt_utc_millis(micros: i64) -> String {
+    match jiff::Timestamp::from_microsecond(micros) {
+        Ok(ts) => ts.strftime("%Y-%m-%d %H:%M:%S%.3f").to_string(),
+        Err(_) => micros.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use callweave_agent::api::TraceResponse;
+use callweave_agent::api::{SearchResponse, TraceResponse};
 use support::*;
 
 /// One row of `calls.tsv`.
@@ -138,9 +138,16 @@ async fn freeswitch_b2bua_calls_are_joined_from_hep_esl_and_log() {
             ]);
         }
     }
+    // SIP 486 responses over every call's trace, for the search below.
+    let mut busy_responses = 0;
     for set in sets {
         for call in calls_tsv(set) {
             let t = wait_trace(agent.http, &call.a_call_id, 2).await;
+            busy_responses += t
+                .records
+                .iter()
+                .filter(|r| r.kind == "sip" && r.status == Some(486))
+                .count();
             assert_eq!(t.call, call.a_call_id, "call key is the A-leg Call-ID");
             assert_eq!(t.legs.len(), 2, "{set} {}: {:#?}", call.a_call_id, t.legs);
             let a = &t.legs[0];
@@ -200,8 +207,69 @@ async fn freeswitch_b2bua_calls_are_joined_from_hep_esl_and_log() {
         }
     }
 
-    // Unknown ids and bad parameters are clear 4xx errors.
+    // Search: the same 486 responses, found by field without an identifier,
+    // through the CLI (JSON and text) and the API; bad queries are 400s.
+    assert!(busy_responses >= 3, "{busy_responses}");
+    let url = format!("http://{}", agent.http);
+    let (json, text) = tokio::task::spawn_blocking(move || {
+        let run = |format: &str| {
+            let o = callweave(&[
+                "search",
+                "kind:sip status:486",
+                "--agent",
+                &url,
+                "--format",
+                format,
+                "--no-color",
+            ]);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            String::from_utf8(o.stdout).unwrap()
+        };
+        (run("json"), run("text"))
+    })
+    .await
+    .unwrap();
+    let found: SearchResponse = serde_json::from_str(&json).unwrap();
+    assert_eq!(found.total, busy_responses as u64);
+    assert_eq!(found.records.len(), busy_responses);
+    assert!(found.records.iter().all(|r| r.status == Some(486)));
+    assert!(
+        found
+            .records
+            .windows(2)
+            .all(|w| w[0].ts_micros >= w[1].ts_micros),
+        "newest first"
+    );
+    assert!(
+        text.contains(&format!(
+            "{busy_responses} of {busy_responses} matching records"
+        )),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("486 Busy Here").count(),
+        busy_responses,
+        "{text}"
+    );
     let http = agent.http;
+    let bad = tokio::task::spawn_blocking(move || {
+        [
+            "q=json%3Ax",
+            "q=method%3A(INVITE",
+            "q=",
+            "q=INVITE&limit=0",
+            "q=INVITE&since=yesterday",
+        ]
+        .map(|q| http_get(http, &format!("/api/v1/search?{q}")))
+    })
+    .await
+    .unwrap();
+    for (status, body) in bad {
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("\"error\""), "{body}");
+    }
+
+    // Unknown ids and bad parameters are clear 4xx errors.
     let (s404, body404, s400) = tokio::task::spawn_blocking(move || {
         let (s, b) = get_trace(http, "no-such-call@nowhere");
         let (s2, _) = http_get(http, "/api/v1/trace/x?limit=99999999");
@@ -245,6 +313,16 @@ async fn freeswitch_b2bua_calls_are_joined_from_hep_esl_and_log() {
             &["query=\"calls\""]
         ),
         0.0
+    );
+    // Two searches ran in the index (the CLI's JSON and text) and the two
+    // queries that did not parse; the other 400s never reached it.
+    assert_eq!(
+        sum(
+            &m,
+            "callweave_api_query_seconds_count",
+            &["query=\"search\""]
+        ),
+        4.0
     );
     agent.shutdown().await;
 }

@@ -1,0 +1,101 @@
+//! `callweave search`: find records (SIP messages, FreeSWITCH events, log lines)
+//! by their words and fields, newest first, when there is no Call-ID to start
+//! from: a number, an error text, a User-Agent, a status.
+
+use anyhow::bail;
+use jiff::Timestamp;
+
+use crate::calls::time_bounds;
+use crate::client::{AgentArgs, AgentClient, SearchQuery};
+use crate::render::{self, RenderOptions};
+use crate::trace::Format;
+
+/// Largest `--limit` the agent accepts.
+pub const MAX_RECORDS: u64 = 1000;
+
+/// `callweave search` arguments.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Query: words of the records, case-insensitive, all of them unless OR says
+otherwise; -word excludes; fields: id: (Call-ID, UUID, correlation id, exact),
+kind: (sip, esl, log), method: (INVITE, exact case), status: (SIP status),
+from_user:, to_user:, node:. The words are a SIP message's start line, header
+values and SDP summary, an event's header values, a log line's text (when the
+agent indexes full text, store.full_text). Quote a value with spaces or colons
+in an exact field (id:\"a1b2@10.0.0.1\"); quoted phrases of words are refused.
+
+Times (--since, --until): as for `callweave calls` (RFC 3339, 2026-11-26 03:24,
+90s, 15m, 1h30m, 2d, now, µs since the epoch).
+
+Examples:
+  callweave search 'status:503 kind:sip' --since 1h
+  callweave search 'to_user:1000 method:INVITE'
+  callweave search 'kind:log (timeout OR refused)' --since 15m
+  callweave search 'polycom' --limit 20 --format json")]
+pub struct SearchArgs {
+    #[command(flatten)]
+    pub agent: AgentArgs,
+    /// What to look for (see below).
+    #[arg(value_name = "QUERY")]
+    pub query: String,
+    /// Records at or after this time.
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// Records at or before this time.
+    #[arg(long, value_name = "T")]
+    pub until: Option<String>,
+    /// Most records listed (the newest).
+    #[arg(long, default_value_t = 50, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=MAX_RECORDS))]
+    pub limit: u64,
+    /// Output format (json: the API's `SearchResponse`).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Never colour the output.
+    #[arg(long)]
+    pub no_color: bool,
+    /// Do not shorten columns to the terminal width.
+    #[arg(long)]
+    pub wide: bool,
+}
+
+/// Runs `callweave search`.
+pub fn run(args: SearchArgs) -> anyhow::Result<()> {
+    if args.query.trim().is_empty() {
+        bail!("the query is empty");
+    }
+    let (since, until) = time_bounds(
+        args.since.as_deref(),
+        args.until.as_deref(),
+        Timestamp::now(),
+    )?;
+    let query = SearchQuery {
+        q: args.query,
+        since: since.map(|t| t.to_string()),
+        until: until.map(|t| t.to_string()),
+        limit: usize::try_from(args.limit).ok(),
+    };
+    let client = AgentClient::new(&args.agent)?;
+    let resp = client.search(&query)?;
+    let text = match args.format {
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(&resp)?;
+            s.push('\n');
+            s
+        }
+        Format::Text => render::render_search(
+            &resp,
+            &RenderOptions {
+                width: render::terminal_width(std::env::var("COLUMNS").ok().as_deref()),
+                color: render::use_color(
+                    args.no_color,
+                    std::env::var("NO_COLOR").ok().as_deref(),
+                    std::io::IsTerminal::is_terminal(&std::io::stdout()),
+                ),
+                wide: args.wide,
+                ..RenderOptions::default()
+            },
+        ),
+    };
+    render::write_stdout(&text)
+}
