@@ -1,6 +1,7 @@
 //! Arbitrary identifiers, text (SIP message, log line, event headers), node names
-//! and timestamps through the whole store:
-//! nothing panics, and an admitted record is found again by each of its ids.
+//! and timestamps through the whole store, and the text as a search query:
+//! nothing panics, an admitted record is found again by each of its ids, and a
+//! search answers or says why the query is bad.
 #![no_main]
 
 use std::sync::{Arc, Mutex, OnceLock};
@@ -109,4 +110,15 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = reader.calls(&callweave_store::CallFilter { number: Some(node), ..Default::default() });
+    // The body as a search query (user input on /api/v1/search): an answer, or
+    // a query error that says why; never a panic or another kind of error.
+    let search = callweave_store::RecordSearch { query: body, since: None, until: Some(ts), limit: 3 };
+    match reader.search(&search) {
+        Ok(hits) => {
+            assert!(hits.records.len() <= 3 && hits.records.len() as u64 <= hits.total);
+            assert!(hits.records.windows(2).all(|w| w[0].ts_micros >= w[1].ts_micros));
+        }
+        Err(callweave_store::StoreError::Query { reason }) => assert!(!reason.is_empty()),
+        Err(e) => panic!("search: {e}"),
+    }
 });
