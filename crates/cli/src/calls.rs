@@ -103,27 +103,10 @@ pub fn run(args: CallsArgs) -> anyhow::Result<()> {
     };
     let client = AgentClient::new(&args.agent)?;
     let resp = client.calls(&query)?;
-    let text = match args.format {
-        Format::Json => {
-            let mut s = serde_json::to_string_pretty(&resp)?;
-            s.push('\n');
-            s
-        }
-        Format::Text => render::render_calls(
-            &resp,
-            &RenderOptions {
-                width: render::terminal_width(std::env::var("COLUMNS").ok().as_deref()),
-                color: render::use_color(
-                    args.no_color,
-                    std::env::var("NO_COLOR").ok().as_deref(),
-                    std::io::IsTerminal::is_terminal(&std::io::stdout()),
-                ),
-                wide: args.wide,
-                ..RenderOptions::default()
-            },
-        ),
-    };
-    render::write_stdout(&text)
+    let opts = RenderOptions::for_stdout(args.no_color, args.wide);
+    render::print(args.format == Format::Json, &resp, |r| {
+        render::render_calls(r, &opts)
+    })
 }
 
 /// Resolves `--since` and `--until` against `now`; they must be in order.

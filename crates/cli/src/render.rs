@@ -39,6 +39,39 @@ pub struct RenderOptions {
     pub wide: bool,
 }
 
+impl RenderOptions {
+    /// For this process's stdout: width from `COLUMNS`, colour only on a
+    /// terminal unless `no_color` or `NO_COLOR` say otherwise.
+    pub fn for_stdout(no_color: bool, wide: bool) -> Self {
+        Self {
+            width: terminal_width(std::env::var("COLUMNS").ok().as_deref()),
+            color: use_color(
+                no_color,
+                std::env::var("NO_COLOR").ok().as_deref(),
+                std::io::IsTerminal::is_terminal(&std::io::stdout()),
+            ),
+            wide,
+            ..Self::default()
+        }
+    }
+}
+
+/// Writes `resp` to stdout: pretty JSON, or the text `text` renders from it.
+pub fn print<T: serde::Serialize>(
+    json: bool,
+    resp: &T,
+    text: impl FnOnce(&T) -> String,
+) -> anyhow::Result<()> {
+    let out = if json {
+        let mut s = serde_json::to_string_pretty(resp)?;
+        s.push('\n');
+        s
+    } else {
+        text(resp)
+    };
+    write_stdout(&out)
+}
+
 impl Default for RenderOptions {
     fn default() -> Self {
         Self {

@@ -112,28 +112,14 @@ pub fn run(args: TraceArgs) -> anyhow::Result<()> {
 }
 
 fn print_trace(trace: &TraceResponse, args: &TraceArgs) -> anyhow::Result<()> {
-    let text = match args.format {
-        Format::Json => {
-            let mut s = serde_json::to_string_pretty(trace)?;
-            s.push('\n');
-            s
-        }
-        Format::Text => {
-            let opts = RenderOptions {
-                width: render::terminal_width(std::env::var("COLUMNS").ok().as_deref()),
-                color: render::use_color(
-                    args.no_color,
-                    std::env::var("NO_COLOR").ok().as_deref(),
-                    std::io::IsTerminal::is_terminal(&std::io::stdout()),
-                ),
-                explain: args.explain,
-                logs: args.logs,
-                wide: args.wide,
-            };
-            render::render_trace(trace, &opts)
-        }
+    let opts = RenderOptions {
+        explain: args.explain,
+        logs: args.logs,
+        ..RenderOptions::for_stdout(args.no_color, args.wide)
     };
-    render::write_stdout(&text)
+    render::print(args.format == Format::Json, trace, |t| {
+        render::render_trace(t, &opts)
+    })
 }
 
 /// Fetches pages from offset 0 until the call's `total` records (or `cap`) are

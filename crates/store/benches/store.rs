@@ -135,21 +135,13 @@ fn index_steady(base: &[Record], name: &str, full_text: bool) {
         .max(1);
     let dir = tempfile::tempdir().unwrap();
     let mut s = store_with(dir.path(), base[0].ts_micros, full_text);
-    let builder = s.doc_builder();
     let (w0, c0) = (Instant::now(), cpu_time());
     let mut done = 0;
     while done < n {
         let mut recs: Vec<Record> = (done..(done + every).min(n))
             .map(|i| replicate(&base[i % base.len()], i / base.len()))
             .collect();
-        for chunk in recs.chunks_mut(1024) {
-            let docs = chunk
-                .iter_mut()
-                .map(|r| builder.record_mut(r, None).unwrap())
-                .collect();
-            s.add_prepared_batch(docs).unwrap();
-        }
-        s.commit().unwrap();
+        index_all(&mut s, &mut recs);
         done += recs.len();
     }
     s.close().unwrap();

@@ -257,16 +257,8 @@ impl StoreReader {
         if let Some(n) = filter.node.as_deref() {
             clauses.push((Occur::Must, term(f.node, n)));
         }
-        if filter.since.is_some() || filter.until.is_some() {
-            let bound = |v: Option<i64>| {
-                v.map_or(Bound::Unbounded, |v| {
-                    Bound::Included(Term::from_field_i64(f.ts, v))
-                })
-            };
-            clauses.push((
-                Occur::Must,
-                Box::new(RangeQuery::new(bound(filter.since), bound(filter.until))),
-            ));
+        if let Some(range) = time_range(&f, filter.since, filter.until) {
+            clauses.push((Occur::Must, range));
         }
         let query = BooleanQuery::new(clauses);
 
@@ -337,16 +329,8 @@ impl StoreReader {
                 )),
             ),
         ];
-        if search.since.is_some() || search.until.is_some() {
-            let bound = |v: Option<i64>| {
-                v.map_or(Bound::Unbounded, |v| {
-                    Bound::Included(Term::from_field_i64(f.ts, v))
-                })
-            };
-            clauses.push((
-                Occur::Must,
-                Box::new(RangeQuery::new(bound(search.since), bound(search.until))),
-            ));
+        if let Some(range) = time_range(&f, search.since, search.until) {
+            clauses.push((Occur::Must, range));
         }
         let query = BooleanQuery::new(clauses);
         let limit = search.limit.min(MAX_PAGE);
@@ -400,6 +384,20 @@ fn any_term<'a>(field: Field, values: impl IntoIterator<Item = &'a String>) -> B
     Box::new(BooleanQuery::new(
         terms.into_iter().map(|q| (Occur::Should, q)).collect(),
     ))
+}
+
+/// Documents whose `ts` is within `since..=until` (either may be open); `None`
+/// when both are.
+fn time_range(f: &Fields, since: Option<i64>, until: Option<i64>) -> Option<Box<dyn Query>> {
+    if since.is_none() && until.is_none() {
+        return None;
+    }
+    let bound = |v: Option<i64>| {
+        v.map_or(Bound::Unbounded, |v| {
+            Bound::Included(Term::from_field_i64(f.ts, v))
+        })
+    };
+    Some(Box::new(RangeQuery::new(bound(since), bound(until))))
 }
 
 fn index_err(p: &Part, e: tantivy::TantivyError) -> StoreError {
