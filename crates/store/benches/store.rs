@@ -6,7 +6,8 @@
 //! - `trace/warm`: trace random calls on a committed index of `CW_BENCH_RECORDS`
 //!   records (default 1 000 000), first page of 100 records; besides criterion's
 //!   mean it prints p50/p99 over 2 000 traces, and over 200 traces each made
-//!   right after a commit (a freshly reloaded reader, as under ingest).
+//!   right after a commit (a freshly reloaded reader, as under ingest), and the
+//!   latency of record searches (broad, time-bounded, words, one id).
 #![allow(clippy::unwrap_used)]
 
 #[path = "../tests/common/mod.rs"]
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use callweave_core::record::{CallId, ChannelUuid, Record, RecordKind};
-use callweave_store::{Store, StoreOptions, StoreReader, TraceOptions};
+use callweave_store::{RecordSearch, Store, StoreOptions, StoreReader, TraceOptions};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
 // The agent's allocator: its index thread builds and frees documents with it.
@@ -235,6 +236,7 @@ fn trace(c: &mut Criterion) {
         .unwrap_or(1_000_000);
     let all = common::all_records(SET);
     let rows = common::calls_tsv(SET);
+    let first_call = rows[0].a_call_id.clone();
     let copies = n.div_ceil(all.len());
     let dir = tempfile::tempdir().unwrap();
     let mut s = store(dir.path(), all[0].ts_micros);
@@ -287,6 +289,53 @@ fn trace(c: &mut Criterion) {
         .map(|_| timed_trace(&reader, &next_id(), opts))
         .collect();
     print_percentiles(&format!("trace latency over {} traces", lat.len()), lat);
+
+    // Record search (/api/v1/search): newest 50 of a broad match (a field
+    // every INVITE transaction has), of the same in the last ~1% of the time
+    // span, of words, and of one identifier.
+    let span = (copies as i64 * 1_000_000).max(1);
+    let last = all[0].ts_micros + span;
+    for (what, query, since) in [
+        (
+            "broad: kind:sip method:INVITE",
+            "kind:sip method:INVITE".to_owned(),
+            None,
+        ),
+        (
+            "broad, last 1% of the span",
+            "kind:sip method:INVITE".to_owned(),
+            Some(last - span / 100),
+        ),
+        (
+            "words: kind:log new channel",
+            "kind:log new channel".to_owned(),
+            None,
+        ),
+        (
+            "one id",
+            format!("id:\"{first_call}~{}\"", copies / 2),
+            None,
+        ),
+    ] {
+        let search = RecordSearch {
+            query,
+            since,
+            until: None,
+            limit: 50,
+        };
+        let mut hits = 0;
+        let lat: Vec<Duration> = (0..50)
+            .map(|_| {
+                let t = Instant::now();
+                hits = reader.search(&search).unwrap().total;
+                t.elapsed()
+            })
+            .collect();
+        print_percentiles(
+            &format!("search ({what}; {hits} matches) over 50 queries"),
+            lat,
+        );
+    }
 
     // The first trace after each commit: the reader has just been reloaded
     // (tantivy opens every segment afresh), as happens once a second under
