@@ -5,7 +5,8 @@
 //! - `index/*`: add a batch of records, commit once at the end (records/s).
 //! - `trace/warm`: trace random calls on a committed index of `CW_BENCH_RECORDS`
 //!   records (default 1 000 000), first page of 100 records; besides criterion's
-//!   mean it prints p50/p99 over 2 000 traces, and over 200 traces each made
+//!   mean it prints p50/p99 over 2 000 traces right after the last commit
+//!   (merges running) and again with the index at rest, over 200 traces each made
 //!   right after a commit (a freshly reloaded reader, as under ingest), and the
 //!   latency of record searches (broad, time-bounded, words, one id).
 #![allow(clippy::unwrap_used)]
@@ -284,11 +285,35 @@ fn trace(c: &mut Criterion) {
         max_ids: 256,
     };
 
-    // Percentiles over many traces.
+    // Percentiles over many traces, right after the last commit (the merges
+    // it started still running beside the queries, as under ingest).
     let lat: Vec<Duration> = (0..2000)
         .map(|_| timed_trace(&reader, &next_id(), opts))
         .collect();
-    print_percentiles(&format!("trace latency over {} traces", lat.len()), lat);
+    print_percentiles(
+        &format!("trace latency over {} traces, merges running", lat.len()),
+        lat,
+    );
+
+    // And at rest: the store closed once its merges are done, reopened, 200
+    // traces to warm it, then measured.
+    s.close().unwrap();
+    let mut s = store(dir.path(), all[0].ts_micros);
+    let reader = s.reader();
+    for _ in 0..200 {
+        timed_trace(&reader, &next_id(), opts);
+    }
+    let lat: Vec<Duration> = (0..2000)
+        .map(|_| timed_trace(&reader, &next_id(), opts))
+        .collect();
+    print_percentiles(
+        &format!(
+            "trace latency over {} traces, index at rest ({} docs)",
+            lat.len(),
+            reader.num_docs()
+        ),
+        lat,
+    );
 
     // Record search (/api/v1/search): newest 50 of a broad match (a field
     // every INVITE transaction has), of the same in the last ~1% of the time
