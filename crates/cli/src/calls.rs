@@ -7,8 +7,7 @@ use anyhow::{Context, bail};
 use jiff::Timestamp;
 
 use crate::client::{AgentArgs, AgentClient, CallsQuery};
-use crate::render::{self, RenderOptions};
-use crate::trace::Format;
+use crate::render;
 
 /// Largest `--limit` the agent accepts.
 pub const MAX_CALLS: u64 = 1000;
@@ -75,15 +74,8 @@ pub struct CallsArgs {
     #[arg(long, default_value_t = 50, value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..=MAX_CALLS))]
     pub limit: u64,
-    /// Output format (json: the API's `CallsResponse`).
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-    /// Never colour the output.
-    #[arg(long)]
-    pub no_color: bool,
-    /// Do not shorten columns to the terminal width.
-    #[arg(long)]
-    pub wide: bool,
+    #[command(flatten)]
+    pub output: render::ListOutput,
 }
 
 /// Runs `callweave calls`.
@@ -103,10 +95,7 @@ pub fn run(args: CallsArgs) -> anyhow::Result<()> {
     };
     let client = AgentClient::new(&args.agent)?;
     let resp = client.calls(&query)?;
-    let opts = RenderOptions::for_stdout(args.no_color, args.wide);
-    render::print(args.format == Format::Json, &resp, |r| {
-        render::render_calls(r, &opts)
-    })
+    args.output.print(&resp, render::render_calls)
 }
 
 /// Resolves `--since` and `--until` against `now`; they must be in order.

@@ -39,6 +39,35 @@ pub struct RenderOptions {
     pub wide: bool,
 }
 
+/// `--format`, `--no-color` and `--wide` of the listing commands (`calls`,
+/// `search`).
+#[derive(Debug, clap::Args)]
+pub struct ListOutput {
+    /// Output format (json: the API's response as it came).
+    #[arg(long, value_enum, default_value_t = crate::trace::Format::Text)]
+    pub format: crate::trace::Format,
+    /// Never colour the output.
+    #[arg(long)]
+    pub no_color: bool,
+    /// Do not shorten columns to the terminal width.
+    #[arg(long)]
+    pub wide: bool,
+}
+
+impl ListOutput {
+    /// Prints `resp` as JSON, or as the table `table` renders.
+    pub fn print<T: serde::Serialize>(
+        &self,
+        resp: &T,
+        table: impl FnOnce(&T, &RenderOptions) -> String,
+    ) -> anyhow::Result<()> {
+        let opts = RenderOptions::for_stdout(self.no_color, self.wide);
+        print(self.format == crate::trace::Format::Json, resp, |r| {
+            table(r, &opts)
+        })
+    }
+}
+
 impl RenderOptions {
     /// For this process's stdout: width from `COLUMNS`, colour only on a
     /// terminal unless `no_color` or `NO_COLOR` say otherwise.

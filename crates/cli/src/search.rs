@@ -7,8 +7,7 @@ use jiff::Timestamp;
 
 use crate::calls::time_bounds;
 use crate::client::{AgentArgs, AgentClient, SearchQuery};
-use crate::render::{self, RenderOptions};
-use crate::trace::Format;
+use crate::render;
 
 /// Largest `--limit` the agent accepts.
 pub const MAX_RECORDS: u64 = 1000;
@@ -48,15 +47,8 @@ pub struct SearchArgs {
     #[arg(long, default_value_t = 50, value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..=MAX_RECORDS))]
     pub limit: u64,
-    /// Output format (json: the API's `SearchResponse`).
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-    /// Never colour the output.
-    #[arg(long)]
-    pub no_color: bool,
-    /// Do not shorten columns to the terminal width.
-    #[arg(long)]
-    pub wide: bool,
+    #[command(flatten)]
+    pub output: render::ListOutput,
 }
 
 /// Runs `callweave search`.
@@ -77,8 +69,5 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     };
     let client = AgentClient::new(&args.agent)?;
     let resp = client.search(&query)?;
-    let opts = RenderOptions::for_stdout(args.no_color, args.wide);
-    render::print(args.format == Format::Json, &resp, |r| {
-        render::render_search(r, &opts)
-    })
+    args.output.print(&resp, render::render_search)
 }
