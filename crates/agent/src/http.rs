@@ -413,6 +413,7 @@ async fn search(
     Ok(Json(SearchResponse {
         total: hits.total,
         records: hits.records.iter().map(RecordView::from).collect(),
+        unsearchable: hits.unsearchable,
     }))
 }
 

@@ -20,8 +20,11 @@ otherwise; -word excludes; fields: id: (Call-ID, UUID, correlation id, exact),
 kind: (sip, esl, log), method: (INVITE, exact case), status: (SIP status),
 from_user:, to_user:, node:. The words are a SIP message's start line, header
 values and SDP summary, an event's header values, a log line's text (when the
-agent indexes full text, store.full_text). Quote a value with spaces or colons
-in an exact field (id:\"a1b2@10.0.0.1\"); quoted phrases of words are refused.
+agent indexes full text, store.full_text). Words run between separators
+(spaces, < > ; , \" = : @ / - and the like): an IPv4 address, a number,
+mod_sofia, NORMAL_CLEARING are one word each and match whole; a leading + is
+ignored. Quotes make a phrase, words in order (\"sip:1000@10.0.0.5\", an IPv6
+address), and quote a value with colons in an exact field (id:\"a1b2@10.0.0.1\").
 
 Times (--since, --until): as for `callweave calls` (RFC 3339, 2026-11-26 03:24,
 90s, 15m, 1h30m, 2d, now, µs since the epoch).
@@ -30,6 +33,7 @@ Examples:
   callweave search 'status:503 kind:sip' --since 1h
   callweave search 'to_user:1000 method:INVITE'
   callweave search 'kind:log (timeout OR refused)' --since 15m
+  callweave search '10.0.0.5 \"sip:+4930123456\"' --since 2h
   callweave search 'polycom' --limit 20 --format json")]
 pub struct SearchArgs {
     #[command(flatten)]

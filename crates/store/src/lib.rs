@@ -86,6 +86,7 @@ mod partition;
 mod reader;
 mod schema;
 mod store;
+mod tokenize;
 
 pub use callweave_core::record::Record;
 pub use error::{Result, StoreError};

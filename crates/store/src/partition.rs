@@ -14,6 +14,8 @@ use tantivy::{
 };
 
 use crate::error::{Result, StoreError};
+use crate::schema::SchemaVersion;
+use crate::tokenize::{self, SearchTokenizer};
 
 const MICROS_PER_SEC: i64 = 1_000_000;
 const SECS_PER_DAY: i64 = 86_400;
@@ -25,6 +27,8 @@ pub(crate) struct Partition {
     pub name: String,
     pub dir: PathBuf,
     pub index: Index,
+    /// The schema it was created with (it keeps it for life).
+    pub version: SchemaVersion,
     /// Reloaded by the store after each commit (manual policy: no file watcher, and
     /// readers see a commit as soon as it returns).
     pub reader: IndexReader,
@@ -155,9 +159,17 @@ impl Partition {
         };
         // A partition keeps the schema it was created with; older ones differ
         // only in how a field is indexed (see `schema::readable_schemas`).
-        if !crate::schema::readable_schemas().contains(&index.schema()) {
+        let on_disk = index.schema();
+        let Some(version) = crate::schema::readable_schemas()
+            .into_iter()
+            .find_map(|(v, s)| (s == on_disk).then_some(v))
+        else {
             return Err(StoreError::Schema { partition: name });
-        }
+        };
+        // Before any writer: its segment writers take the index's tokenizers.
+        index
+            .tokenizers()
+            .register(tokenize::NAME, SearchTokenizer::default());
         let columns = Arc::new(ColumnCache::default());
         let fields = ["id", "edge", "idt"]
             .into_iter()
@@ -178,6 +190,7 @@ impl Partition {
             name,
             dir: dir.to_owned(),
             index,
+            version,
             reader,
             columns,
             _warmer: warmer,
@@ -366,7 +379,11 @@ mod schema_tests {
         let old_day = partition_start(T0, DAY);
         let old_dir = dir.path().join(partition_name(old_day));
         std::fs::create_dir_all(&old_dir).unwrap();
-        Index::create_in_dir(&old_dir, crate::schema::build_schema_with(true).0).unwrap();
+        Index::create_in_dir(
+            &old_dir,
+            crate::schema::build_schema_for(SchemaVersion::TsIndexed).0,
+        )
+        .unwrap();
 
         let mut store = Store::open(dir.path(), StoreOptions::default()).unwrap();
         store.set_now(T0 + DAY);
@@ -402,6 +419,64 @@ mod schema_tests {
         assert_eq!(keys(Some(T0 + 1), None), ["new-day", "old-late"]);
         assert_eq!(keys(None, Some(T0 + 60_000_000)), ["old-early", "old-late"]);
         assert_eq!(keys(Some(T0 + 1), Some(T0 + DAY - 1)), ["old-late"]);
+    }
+
+    /// A day written with tantivy's default tokenizer (and no word positions)
+    /// answers the queries it can, parsed its own way, and a phrase it cannot
+    /// answer leaves it out by name instead of failing the whole search.
+    #[test]
+    fn partitions_with_the_previous_tokenizer_answer_what_they_can() {
+        use callweave_core::record::{LogRecord, Record, RecordKind};
+
+        use crate::model::RecordSearch;
+
+        let dir = tempfile::tempdir().unwrap();
+        let old_day = partition_start(T0, DAY);
+        let old_dir = dir.path().join(partition_name(old_day));
+        std::fs::create_dir_all(&old_dir).unwrap();
+        Index::create_in_dir(
+            &old_dir,
+            crate::schema::build_schema_for(SchemaVersion::TsFast).0,
+        )
+        .unwrap();
+        let log =
+            |ts: i64, text: &str| Record::new(ts, "fs1", RecordKind::Log(LogRecord::new(text)));
+        let mut store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        store.set_now(T0 + DAY);
+        store
+            .add_record(
+                &log(T0, "Hangup sofia/external/1000@10.0.0.5 NORMAL_CLEARING"),
+                None,
+            )
+            .unwrap();
+        store
+            .add_record(
+                &log(T0 + DAY, "Hangup sofia/external/1000@10.0.0.5 USER_BUSY"),
+                None,
+            )
+            .unwrap();
+        store.commit().unwrap();
+        let search = |query: &str| {
+            store
+                .reader()
+                .search(&RecordSearch {
+                    query: query.into(),
+                    since: None,
+                    until: None,
+                    limit: 10,
+                })
+                .unwrap()
+        };
+        // One word to either tokenizer: both days answer.
+        let both = search("hangup");
+        assert_eq!((both.total, both.unsearchable.len()), (2, 0));
+        // `normal_clearing` is two words to the old tokenizer, a phrase its
+        // index (no positions) cannot answer; `10.0.0.5` likewise.
+        let new_only = search("10.0.0.5");
+        assert_eq!(new_only.total, 1);
+        assert_eq!(new_only.unsearchable, [partition_name(old_day)]);
+        assert_eq!(search("user_busy").total, 1);
+        assert_eq!(search("normal_clearing").unsearchable.len(), 1);
     }
 
     #[test]

@@ -21,7 +21,8 @@ use crate::error::{Result, StoreError};
 use crate::model::{CallDoc, CallFilter, LinkDoc, RecordSearch, SearchHits, Trace, TraceOptions};
 use crate::partition::{Partition, SegmentColumns};
 use crate::schema::{
-    DOC_CALL, DOC_RECORD, Fields, PREFIX_CALL_ID, PREFIX_CALL_KEY, PREFIX_UUID, Typed,
+    DOC_CALL, DOC_RECORD, Fields, PREFIX_CALL_ID, PREFIX_CALL_KEY, PREFIX_UUID, SchemaVersion,
+    Typed,
 };
 use crate::store::Shared;
 
@@ -304,47 +305,69 @@ impl StoreReader {
     /// is [`StoreError::Query`], with the parser's reason.
     pub fn search(&self, search: &RecordSearch) -> Result<SearchHits> {
         let f = *self.fields();
-        let mut parser = QueryParser::new(
-            self.shared.schema.clone(),
-            vec![f.text],
-            TokenizerManager::default(),
-        );
-        parser.set_conjunction_by_default();
         let text = search.query.trim();
         if text.is_empty() {
             return Err(StoreError::Query {
                 reason: "empty query".into(),
             });
         }
-        let parsed = parser.parse_query(text).map_err(|e| StoreError::Query {
-            reason: e.to_string(),
-        })?;
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
-            (Occur::Must, parsed),
-            (
-                Occur::Must,
-                Box::new(TermQuery::new(
-                    Term::from_field_text(f.doc_type, DOC_RECORD),
-                    IndexRecordOption::Basic,
-                )),
-            ),
-        ];
-        if let Some(range) = time_range(&f, search.since, search.until) {
-            clauses.push((Occur::Must, range));
-        }
-        let query = BooleanQuery::new(clauses);
-        let limit = search.limit.min(MAX_PAGE);
+        // Parsed against the current schema: its error is the caller's. A
+        // partition written with an earlier schema tokenizes its text another
+        // way, so it gets the query parsed its own way.
+        let current = parse_search(&self.shared.schema, &crate::tokenize::manager(), &f, text)
+            .map_err(|e| StoreError::Query {
+                reason: e.to_string(),
+            })?;
+        let filters = |parsed: Box<dyn Query>| -> BooleanQuery {
+            let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
+                (Occur::Must, parsed),
+                (
+                    Occur::Must,
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(f.doc_type, DOC_RECORD),
+                        IndexRecordOption::Basic,
+                    )),
+                ),
+            ];
+            if let Some(range) = time_range(&f, search.since, search.until) {
+                clauses.push((Occur::Must, range));
+            }
+            BooleanQuery::new(clauses)
+        };
+        let query = filters(current);
         let parts = self.parts();
+        let mut unsearchable = Vec::new();
+        let mut older = Vec::with_capacity(parts.len());
+        for p in &parts {
+            older.push(if p.part.version == SchemaVersion::Current {
+                None
+            } else {
+                let index = &p.part.index;
+                match parse_search(&index.schema(), index.tokenizers(), &f, text) {
+                    Ok(q) => Some(Some(filters(q))),
+                    Err(_) => {
+                        unsearchable.push(p.part.name.clone());
+                        Some(None)
+                    }
+                }
+            });
+        }
+        let limit = search.limit.min(MAX_PAGE);
         let mut total = 0u64;
         let mut hits: Vec<(SortKey, usize, DocAddress)> = Vec::new();
-        for (i, p) in parts.iter().enumerate() {
+        for (i, (p, own)) in parts.iter().zip(&older).enumerate() {
+            let query = match own {
+                None => &query,
+                Some(Some(q)) => q,
+                Some(None) => continue,
+            };
             let n = p
                 .searcher
-                .search(&query, &Count)
+                .search(query, &Count)
                 .map_err(|e| index_err(p, e))?;
             total += n as u64;
             if n > 0 && limit > 0 {
-                let top = p.top_by_time(&query, limit.min(n), Order::Desc)?;
+                let top = p.top_by_time(query, limit.min(n), Order::Desc)?;
                 hits.extend(top.into_iter().map(|(k, addr)| (k, i, addr)));
             }
         }
@@ -354,13 +377,30 @@ impl StoreReader {
             let Some(p) = parts.get(i) else { continue };
             records.push(load_record(p, &f, addr)?);
         }
-        Ok(SearchHits { records, total })
+        Ok(SearchHits {
+            records,
+            total,
+            unsearchable,
+        })
     }
 
     /// Number of committed documents (records, links and calls) in all partitions.
     pub fn num_docs(&self) -> u64 {
         self.parts().iter().map(|p| p.searcher.num_docs()).sum()
     }
+}
+
+/// `text` in tantivy's query language, words in the full text by default, all
+/// of them required.
+fn parse_search(
+    schema: &tantivy::schema::Schema,
+    tokenizers: &TokenizerManager,
+    f: &Fields,
+    text: &str,
+) -> std::result::Result<Box<dyn Query>, tantivy::query::QueryParserError> {
+    let mut parser = QueryParser::new(schema.clone(), vec![f.text], tokenizers.clone());
+    parser.set_conjunction_by_default();
+    parser.parse_query(text)
 }
 
 /// Documents with any of `values` in `field`. A union of term queries: tantivy's

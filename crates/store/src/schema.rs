@@ -6,7 +6,7 @@
 //! | field | record | link | call | how |
 //! |---|---|---|---|---|
 //! | `doc_type` | `record` | `link` | `call` | raw, indexed |
-//! | `ts` | record time | link time | call start | i64, fast (range filters read the column; also indexed in partitions of earlier versions, see [`build_schema_with`]) |
+//! | `ts` | record time | link time | call start | i64, fast (range filters read the column; also indexed in partitions of earlier versions, see [`SchemaVersion`]) |
 //! | `seq` | ✓ | ✓ | ✓ | u64 fast: insertion order, the tiebreak for equal `ts` |
 //! | `id` | identifiers + call key | | | raw, indexed: the record look-up |
 //! | `edge` | only with ≥ 2 distinct ids | a, b | | raw, indexed: graph expansion |
@@ -20,7 +20,7 @@
 //! | `node` | ✓ | | every node | raw, indexed |
 //! | `outcome` | | | ✓ | raw, indexed |
 //! | `summary` | one line | | | stored (its words are in `text`) |
-//! | `text` | SIP head without boilerplate headers + SDP summary ([`sip_search_text`]) / event header values ([`esl_search_text`]) / log text | | | tokenized, indexed with term freqs (not stored) |
+//! | `text` | SIP head without boilerplate headers + SDP summary ([`sip_search_text`]) / event header values ([`esl_search_text`]) / log text | | | words of [`crate::tokenize`], indexed with freqs and positions (not stored) |
 //! | `json` | the record (a SIP message may be a second value, see [`record_doc_split`]) | | the [`CallDoc`] | stored only |
 //!
 //! Single-id records stay out of `edge`: an OPTIONS flood of 20 000 messages on one
@@ -89,41 +89,69 @@ fn raw_fast() -> TextOptions {
     TextOptions::default().set_fast(RAW_TOKENIZER_NAME)
 }
 
-/// Tokenized, lower-cased, with term frequencies but neither positions nor field
-/// norms: positions would allow phrase queries at about a quarter more indexing
-/// time, and nothing ranks by field length.
-fn full_text() -> TextOptions {
+/// How the full text of each schema version is indexed.
+fn full_text(version: SchemaVersion) -> TextOptions {
+    let (tokenizer, option) = match version {
+        // tantivy's default tokenizer (words of letters and digits only), term
+        // frequencies but no positions.
+        SchemaVersion::TsIndexed | SchemaVersion::TsFast => {
+            ("default", IndexRecordOption::WithFreqs)
+        }
+        SchemaVersion::Current => (crate::tokenize::NAME, CURRENT_TEXT_OPTION),
+    };
     TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
-            .set_tokenizer("default")
-            .set_index_option(IndexRecordOption::WithFreqs)
+            .set_tokenizer(tokenizer)
+            .set_index_option(option)
             .set_fieldnorms(false),
     )
 }
 
+/// What the full text of new partitions records per word: frequencies and
+/// positions (a quoted query is a phrase; positions cost 4% of the
+/// instructions of indexing SIP messages), no field norms, as nothing ranks by
+/// field length.
+const CURRENT_TEXT_OPTION: IndexRecordOption = IndexRecordOption::WithFreqsAndPositions;
+
+/// The schemas partitions have been written with. They have the same fields in
+/// the same order, so the [`Fields`] of [`build_schema`] address each of them;
+/// they differ in how two fields are indexed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SchemaVersion {
+    /// `ts` in the inverted index too: every record has its own time, so that
+    /// was one unique term per document (a term-dictionary entry, a posting
+    /// list, merged again and again) for no query, as tantivy's range query
+    /// reads a fast field's column whenever the field is fast. Full text with
+    /// tantivy's default tokenizer.
+    TsIndexed,
+    /// `ts` a fast column only (8–18% less CPU indexing SIP messages, store
+    /// bench `index_steady`); full text still with the default tokenizer.
+    TsFast,
+    /// Full text with [`crate::tokenize::SearchTokenizer`].
+    Current,
+}
+
 /// Builds the schema new partitions use.
 pub(crate) fn build_schema() -> (Schema, Fields) {
-    build_schema_with(false)
+    build_schema_for(SchemaVersion::Current)
 }
 
-/// The schemas a partition on disk may have, newest first: the current one, and
-/// the one before `ts` stopped being indexed. Both have the same fields in the
-/// same order, so the [`Fields`] of [`build_schema`] address either.
-pub(crate) fn readable_schemas() -> [Schema; 2] {
-    [build_schema_with(false).0, build_schema_with(true).0]
+/// The schemas a partition on disk may have, newest first, with their version.
+pub(crate) fn readable_schemas() -> [(SchemaVersion, Schema); 3] {
+    [
+        SchemaVersion::Current,
+        SchemaVersion::TsFast,
+        SchemaVersion::TsIndexed,
+    ]
+    .map(|v| (v, build_schema_for(v).0))
 }
 
-/// `ts_indexed`: the time also in the inverted index, as partitions written
-/// before were. Every record has its own time, so that was one unique term per
-/// document (a term-dictionary entry, a posting list, merged again and again)
-/// for no query: tantivy's range query reads a fast field's column whenever the
-/// field is fast, indexed or not. Dropping it took 8–18% off the CPU of
-/// indexing SIP messages (store bench, `index_steady`).
-pub(crate) fn build_schema_with(ts_indexed: bool) -> (Schema, Fields) {
+/// The schema of `version`.
+pub(crate) fn build_schema_for(version: SchemaVersion) -> (Schema, Fields) {
     let mut b = Schema::builder();
     let fields = Fields {
         doc_type: b.add_text_field("doc_type", raw_indexed()),
-        ts: if ts_indexed {
+        ts: if version == SchemaVersion::TsIndexed {
             b.add_i64_field("ts", INDEXED | FAST)
         } else {
             b.add_i64_field("ts", FAST)
@@ -149,7 +177,7 @@ pub(crate) fn build_schema_with(ts_indexed: bool) -> (Schema, Fields) {
         node: b.add_text_field("node", raw_indexed()),
         outcome: b.add_text_field("outcome", raw_indexed()),
         summary: b.add_text_field("summary", STORED),
-        text: b.add_text_field("text", full_text()),
+        text: b.add_text_field("text", full_text(version)),
         json: b.add_text_field("json", STORED),
     };
     (b.build(), fields)

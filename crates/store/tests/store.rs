@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use callweave_core::record::{CorrelationId, Ident, Record, RecordKind};
+use callweave_core::record::{CorrelationId, Ident, Record, RecordKind, SipRecord};
 use callweave_store::{
     CallDoc, CallFilter, RecordSearch, Store, StoreError, StoreOptions, TraceOptions,
 };
@@ -957,7 +957,7 @@ fn search_finds_records_by_words_fields_and_time() {
     // Bad queries are errors that say why, not empty results.
     for bad in [
         "",
-        "text:\"new channel\"",
+        "status:abc",
         "json:x",
         "method:(INVITE",
         "nosuchfield:1",
@@ -972,4 +972,55 @@ fn search_finds_records_by_words_fields_and_time() {
             other => panic!("{bad:?}: expected a query error, got {other:?}"),
         }
     }
+}
+
+/// Words as operators type them (crates/store/src/tokenize.rs): an address,
+/// a URI and a user agent, checked against the messages' own text.
+#[test]
+fn search_takes_addresses_uris_and_user_agents_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let recs = set01_records();
+    load(&mut store, &recs);
+    let reader = store.reader();
+    let total = |query: &str| {
+        reader
+            .search(&RecordSearch {
+                query: query.into(),
+                since: None,
+                until: None,
+                limit: 1,
+            })
+            .unwrap_or_else(|e| panic!("{query}: {e}"))
+            .total
+    };
+    let sip: Vec<&SipRecord> = recs
+        .iter()
+        .filter_map(|r| match &r.kind {
+            RecordKind::Sip(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    let raw_has = |needle: &str| sip.iter().filter(|s| s.raw.contains(needle)).count() as u64;
+
+    // A quoted URI is a phrase: the request line and the To header of the
+    // A-leg, in every message of its dialogs.
+    let uri = raw_has("sip:1000@127.0.0.1:5090");
+    assert!(uri > 10, "{uri}");
+    assert_eq!(total("kind:sip \"sip:1000@127.0.0.1:5090\""), uri);
+    // FreeSWITCH's User-Agent, by the product's name alone or as written.
+    let ua = raw_has("User-Agent: FreeSWITCH-mod_sofia/");
+    assert!(ua > 10, "{ua}");
+    assert_eq!(total("kind:sip freeswitch"), ua);
+    assert_eq!(total("kind:sip FreeSWITCH-mod_sofia"), ua);
+    // An address is one word: it matches as typed, quoted or not, and a part
+    // of it matches nothing.
+    let local = total("127.0.0.1");
+    assert!(local >= sip.len() as u64, "{local}");
+    assert_eq!(total("\"127.0.0.1\""), local);
+    assert_eq!(total("127.0"), 0);
+    assert_eq!(total("127"), 0);
+    // `mod_sofia` (in log lines and events) is a word, `mod` is not.
+    assert!(total("mod_sofia") > 0);
+    assert_eq!(total("mod"), 0);
 }
