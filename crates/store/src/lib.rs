@@ -96,5 +96,4 @@ pub use model::{
 };
 pub use partition::{parse_partition_name, partition_name};
 pub use reader::StoreReader;
-pub use schema::record_summary;
 pub use store::{DocBuilder, PreparedDoc, Store};
