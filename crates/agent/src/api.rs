@@ -169,11 +169,6 @@ pub struct SearchResponse {
     pub total: u64,
     /// The newest matching records, newest first.
     pub records: Vec<RecordView>,
-    /// Partitions (days) that could not answer the query and are not counted:
-    /// ones written by an earlier version, whose full text has no word
-    /// positions, asked for a phrase. Absent when empty.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub unsearchable: Vec<String>,
 }
 
 /// The JSON error body of every 4xx/5xx.

@@ -413,7 +413,6 @@ async fn search(
     Ok(Json(SearchResponse {
         total: hits.total,
         records: hits.records.iter().map(RecordView::from).collect(),
-        unsearchable: hits.unsearchable,
     }))
 }
 

@@ -981,7 +981,6 @@ pub fn render_search(resp: &SearchResponse, opts: &RenderOptions) -> String {
     let mut out = String::new();
     if resp.records.is_empty() {
         out.push_str("no records match\n");
-        unsearchable_note(&mut out, &resp.unsearchable);
         return out;
     }
     let cols = [
@@ -1013,19 +1012,7 @@ pub fn render_search(resp: &SearchResponse, opts: &RenderOptions) -> String {
         resp.total,
         if resp.total == 1 { "" } else { "s" }
     );
-    unsearchable_note(&mut out, &resp.unsearchable);
     out
-}
-
-/// Says which partitions a search left out, when any did.
-fn unsearchable_note(out: &mut String, parts: &[String]) {
-    if !parts.is_empty() {
-        let _ = writeln!(
-            out,
-            "not searched: {} (indexed by an earlier version, without word positions: search one word at a time there)",
-            parts.join(", ")
-        );
-    }
 }
 
 /// `2026-11-26 03:24:30.521` (UTC) from µs since the epoch.
@@ -1260,31 +1247,6 @@ mod tests {
             },
         );
         assert!(colour.contains("\x1b["));
-    }
-
-    #[test]
-    fn search_says_which_partitions_it_left_out() {
-        let mut resp = SearchResponse {
-            total: 1,
-            records: vec![sip(1_795_663_470_536_275, "a", "1", "2", "INVITE", None)],
-            unsearchable: vec![],
-        };
-        let all = render_search(&resp, &RenderOptions::default());
-        assert!(all.contains("1 of 1 matching record,"), "{all}");
-        assert!(!all.contains("not searched"), "{all}");
-        resp.unsearchable = vec!["2026-11-24".into(), "2026-11-25".into()];
-        let some = render_search(&resp, &RenderOptions::default());
-        assert!(
-            some.contains("not searched: 2026-11-24, 2026-11-25 ("),
-            "{some}"
-        );
-        resp.records.clear();
-        resp.total = 0;
-        let none = render_search(&resp, &RenderOptions::default());
-        assert!(
-            none.starts_with("no records match\nnot searched: 2026-11-24"),
-            "{none}"
-        );
     }
 
     #[test]

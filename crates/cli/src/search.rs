@@ -23,8 +23,9 @@ values and SDP summary, an event's header values, a log line's text (when the
 agent indexes full text, store.full_text). Words run between separators
 (spaces, < > ; , \" = : @ / - and the like): an IPv4 address, a number,
 mod_sofia, NORMAL_CLEARING are one word each and match whole; a leading + is
-ignored. Quotes make a phrase, words in order (\"sip:1000@10.0.0.5\", an IPv6
-address), and quote a value with colons in an exact field (id:\"a1b2@10.0.0.1\").
+ignored. Quote what would read as a field (\"sip:1000@10.0.0.5\", an IPv6
+address): the quoted words must all be in a record, in any order. Quote a value
+with colons in an exact field too (id:\"a1b2@10.0.0.1\").
 
 Times (--since, --until): as for `callweave calls` (RFC 3339, 2026-11-26 03:24,
 90s, 15m, 1h30m, 2d, now, µs since the epoch).

@@ -212,8 +212,4 @@ pub struct SearchHits {
     pub records: Vec<Record>,
     /// Every matching record, beyond the ones returned.
     pub total: u64,
-    /// Partitions that could not answer the query, left out of `records` and
-    /// `total`: ones written by an earlier version, whose full text lacks word
-    /// positions, asked for a phrase.
-    pub unsearchable: Vec<String>,
 }

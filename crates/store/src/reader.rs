@@ -9,7 +9,7 @@ use std::sync::Arc;
 use callweave_core::record::{Ident, Record, RecordKind};
 use tantivy::collector::{Collector, Count, SegmentCollector};
 use tantivy::columnar::StrColumn;
-use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
+use tantivy::query::{BooleanQuery, Occur, PhraseQuery, Query, QueryParser, RangeQuery, TermQuery};
 use tantivy::schema::Field;
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::tokenizer::TokenizerManager;
@@ -311,13 +311,16 @@ impl StoreReader {
                 reason: "empty query".into(),
             });
         }
-        // Parsed against the current schema: its error is the caller's. A
+        // Parsed for the current schema: its error is the caller's. A
         // partition written with an earlier schema tokenizes its text another
         // way, so it gets the query parsed its own way.
-        let current = parse_search(&self.shared.schema, &crate::tokenize::manager(), &f, text)
-            .map_err(|e| StoreError::Query {
+        let tokenizers = crate::tokenize::manager();
+        let parse = |version: SchemaVersion| {
+            parse_search(version, &tokenizers, &f, text).map_err(|e| StoreError::Query {
                 reason: e.to_string(),
-            })?;
+            })
+        };
+        let current = parse(SchemaVersion::Current)?;
         let filters = |parsed: Box<dyn Query>| -> BooleanQuery {
             let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
                 (Occur::Must, parsed),
@@ -336,35 +339,22 @@ impl StoreReader {
         };
         let query = filters(current);
         let parts = self.parts();
-        let mut unsearchable = Vec::new();
         let mut older = Vec::with_capacity(parts.len());
         for p in &parts {
-            older.push(if p.part.version == SchemaVersion::Current {
-                None
-            } else {
-                let index = &p.part.index;
-                match parse_search(&index.schema(), index.tokenizers(), &f, text) {
-                    Ok(q) => Some(Some(filters(q))),
-                    Err(_) => {
-                        unsearchable.push(p.part.name.clone());
-                        Some(None)
-                    }
-                }
+            older.push(match p.part.version {
+                SchemaVersion::Current => None,
+                v => Some(filters(parse(v)?)),
             });
         }
         let limit = search.limit.min(MAX_PAGE);
         let mut total = 0u64;
         let mut hits: Vec<(SortKey, usize, DocAddress)> = Vec::new();
         for (i, (p, own)) in parts.iter().zip(&older).enumerate() {
-            let query = match own {
-                None => &query,
-                Some(Some(q)) => q,
-                Some(None) => continue,
-            };
+            let query = own.as_ref().unwrap_or(&query);
             let n = p
                 .searcher
                 .search(query, &Count)
-                .map_err(|e| index_err(p, e))?;
+                .map_err(|e| query_err(p, e))?;
             total += n as u64;
             if n > 0 && limit > 0 {
                 let top = p.top_by_time(query, limit.min(n), Order::Desc)?;
@@ -377,11 +367,7 @@ impl StoreReader {
             let Some(p) = parts.get(i) else { continue };
             records.push(load_record(p, &f, addr)?);
         }
-        Ok(SearchHits {
-            records,
-            total,
-            unsearchable,
-        })
+        Ok(SearchHits { records, total })
     }
 
     /// Number of committed documents (records, links and calls) in all partitions.
@@ -391,16 +377,51 @@ impl StoreReader {
 }
 
 /// `text` in tantivy's query language, words in the full text by default, all
-/// of them required.
+/// of them required, for a partition of `version`. The full text has no word
+/// positions, so a phrase (a quoted query that is several words) becomes all
+/// of its words, in any order: `"sip:1000@10.0.0.5"` finds the records with
+/// `sip`, `1000` and `10.0.0.5`.
 fn parse_search(
-    schema: &tantivy::schema::Schema,
+    version: SchemaVersion,
     tokenizers: &TokenizerManager,
     f: &Fields,
     text: &str,
 ) -> std::result::Result<Box<dyn Query>, tantivy::query::QueryParserError> {
-    let mut parser = QueryParser::new(schema.clone(), vec![f.text], tokenizers.clone());
+    let mut parser = QueryParser::new(
+        crate::schema::query_schema(version),
+        vec![f.text],
+        tokenizers.clone(),
+    );
     parser.set_conjunction_by_default();
-    parser.parse_query(text)
+    parser.parse_query(text).map(phrases_as_words)
+}
+
+/// `query` with every phrase replaced by the conjunction of its words.
+fn phrases_as_words(query: Box<dyn Query>) -> Box<dyn Query> {
+    if let Some(phrase) = query.downcast_ref::<PhraseQuery>() {
+        return Box::new(BooleanQuery::new(
+            phrase
+                .phrase_terms()
+                .into_iter()
+                .map(|t| {
+                    (
+                        Occur::Must,
+                        Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs)) as Box<dyn Query>,
+                    )
+                })
+                .collect(),
+        ));
+    }
+    if let Some(b) = query.downcast_ref::<BooleanQuery>() {
+        return Box::new(BooleanQuery::with_minimum_required_clauses(
+            b.clauses()
+                .iter()
+                .map(|(occur, q)| (*occur, phrases_as_words(q.box_clone())))
+                .collect(),
+            b.get_minimum_number_should_match(),
+        ));
+    }
+    query
 }
 
 /// Documents with any of `values` in `field`. A union of term queries: tantivy's
@@ -442,6 +463,15 @@ fn time_range(f: &Fields, since: Option<i64>, until: Option<i64>) -> Option<Box<
 
 fn index_err(p: &Part, e: tantivy::TantivyError) -> StoreError {
     StoreError::index(&p.part.name, e)
+}
+
+/// A search's error: what the index refuses to answer (a phrase prefix, a
+/// phrase inside a boost, which need positions) is the query's fault.
+fn query_err(p: &Part, e: tantivy::TantivyError) -> StoreError {
+    match e {
+        tantivy::TantivyError::SchemaError(reason) => StoreError::Query { reason },
+        e => index_err(p, e),
+    }
 }
 
 fn load_json<T: serde::de::DeserializeOwned>(p: &Part, f: &Fields, addr: DocAddress) -> Result<T> {

@@ -20,7 +20,7 @@
 //! | `node` | ✓ | | every node | raw, indexed |
 //! | `outcome` | | | ✓ | raw, indexed |
 //! | `summary` | (not written any more: never read, the API summarises a record itself; kept so older partitions open) | | | stored |
-//! | `text` | SIP head without boilerplate headers + SDP summary ([`sip_search_text`]) / event header values ([`esl_search_text`]) / log text | | | words of [`crate::tokenize`], indexed with freqs and positions (not stored) |
+//! | `text` | SIP head without boilerplate headers + SDP summary ([`sip_search_text`]) / event header values ([`esl_search_text`]) / log text | | | words of [`crate::tokenize`], indexed with term freqs (not stored) |
 //! | `json` | the record (a SIP message may be a second value, see [`record_doc_split`]) | | the [`CallDoc`] | stored only |
 //!
 //! Single-id records stay out of `edge`: an OPTIONS flood of 20 000 messages on one
@@ -85,15 +85,22 @@ fn raw_fast() -> TextOptions {
     TextOptions::default().set_fast(RAW_TOKENIZER_NAME)
 }
 
-/// How the full text of each schema version is indexed.
-fn full_text(version: SchemaVersion) -> TextOptions {
-    let (tokenizer, option) = match version {
-        // tantivy's default tokenizer (words of letters and digits only), term
-        // frequencies but no positions.
-        SchemaVersion::TsIndexed | SchemaVersion::TsFast => {
-            ("default", IndexRecordOption::WithFreqs)
-        }
-        SchemaVersion::Current => (crate::tokenize::NAME, CURRENT_TEXT_OPTION),
+/// How the full text of each schema version is indexed: term frequencies, no
+/// positions (they cost more in every merge than in indexing, and the mapped
+/// position files raised the agent's resident memory by 5%; a quoted phrase is
+/// searched as all of its words, see `reader::parse_search`), no field norms
+/// (nothing ranks by field length). `positions` only for the schema a query is
+/// parsed with.
+fn full_text(version: SchemaVersion, positions: bool) -> TextOptions {
+    let tokenizer = match version {
+        // tantivy's default tokenizer: words of letters and digits only.
+        SchemaVersion::TsIndexed | SchemaVersion::TsFast => "default",
+        SchemaVersion::Current => crate::tokenize::NAME,
+    };
+    let option = if positions {
+        IndexRecordOption::WithFreqsAndPositions
+    } else {
+        IndexRecordOption::WithFreqs
     };
     TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
@@ -102,12 +109,6 @@ fn full_text(version: SchemaVersion) -> TextOptions {
             .set_fieldnorms(false),
     )
 }
-
-/// What the full text of new partitions records per word: frequencies and
-/// positions (a quoted query is a phrase; positions cost 4% of the
-/// instructions of indexing SIP messages), no field norms, as nothing ranks by
-/// field length.
-const CURRENT_TEXT_OPTION: IndexRecordOption = IndexRecordOption::WithFreqsAndPositions;
 
 /// The schemas partitions have been written with. They have the same fields in
 /// the same order, so the [`Fields`] of [`build_schema`] address each of them;
@@ -144,6 +145,18 @@ pub(crate) fn readable_schemas() -> [(SchemaVersion, Schema); 3] {
 
 /// The schema of `version`.
 pub(crate) fn build_schema_for(version: SchemaVersion) -> (Schema, Fields) {
+    build(version, false)
+}
+
+/// The schema a query for a partition of `version` is parsed with: its own
+/// with positions in the full text, so that tantivy's parser makes a quoted
+/// query a phrase (which the search then turns into all of its words) instead
+/// of refusing it.
+pub(crate) fn query_schema(version: SchemaVersion) -> Schema {
+    build(version, true).0
+}
+
+fn build(version: SchemaVersion, text_positions: bool) -> (Schema, Fields) {
     let mut b = Schema::builder();
     let fields = Fields {
         doc_type: b.add_text_field("doc_type", raw_indexed()),
@@ -176,7 +189,7 @@ pub(crate) fn build_schema_for(version: SchemaVersion) -> (Schema, Fields) {
             // `summary`: no longer written (never read: the API summarises a record
             // itself); still in the schema so partitions written before open.
             b.add_text_field("summary", STORED);
-            b.add_text_field("text", full_text(version))
+            b.add_text_field("text", full_text(version, text_positions))
         },
         json: b.add_text_field("json", STORED),
     };

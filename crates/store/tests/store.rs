@@ -958,6 +958,7 @@ fn search_finds_records_by_words_fields_and_time() {
     for bad in [
         "",
         "status:abc",
+        "\"new chan\"*",
         "json:x",
         "method:(INVITE",
         "nosuchfield:1",
@@ -1003,11 +1004,15 @@ fn search_takes_addresses_uris_and_user_agents_whole() {
         .collect();
     let raw_has = |needle: &str| sip.iter().filter(|s| s.raw.contains(needle)).count() as u64;
 
-    // A quoted URI is a phrase: the request line and the To header of the
-    // A-leg, in every message of its dialogs.
+    // A quoted URI is all of its words (the index has no positions): every
+    // message with the URI (the A-leg's request line and To header), and the
+    // others with those words.
     let uri = raw_has("sip:1000@127.0.0.1:5090");
     assert!(uri > 10, "{uri}");
-    assert_eq!(total("kind:sip \"sip:1000@127.0.0.1:5090\""), uri);
+    let quoted = total("kind:sip \"sip:1000@127.0.0.1:5090\"");
+    assert!(quoted >= uri, "{quoted} < {uri}");
+    assert_eq!(total("kind:sip sip 1000 127.0.0.1 5090"), quoted);
+    assert!(total("kind:sip sip 1000 127.0.0.1 5091") < quoted);
     // FreeSWITCH's User-Agent, by the product's name alone or as written.
     let ua = raw_has("User-Agent: FreeSWITCH-mod_sofia/");
     assert!(ua > 10, "{ua}");
