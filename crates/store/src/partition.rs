@@ -371,22 +371,24 @@ mod schema_tests {
             .is_indexed()
     }
 
-    /// A day written by an earlier version (`ts` indexed as well as fast) opens,
-    /// takes new documents, and answers time-range queries like a new one.
-    #[test]
-    fn partitions_with_the_previous_schema_open_and_filter_by_time() {
+    /// A store whose day of `T0` was created by an earlier version with the
+    /// schema of `version`, its clock the day after.
+    fn with_old_day(version: SchemaVersion) -> (tempfile::TempDir, i64, Store) {
         let dir = tempfile::tempdir().unwrap();
         let old_day = partition_start(T0, DAY);
         let old_dir = dir.path().join(partition_name(old_day));
         std::fs::create_dir_all(&old_dir).unwrap();
-        Index::create_in_dir(
-            &old_dir,
-            crate::schema::build_schema_for(SchemaVersion::TsIndexed).0,
-        )
-        .unwrap();
-
+        Index::create_in_dir(&old_dir, crate::schema::build_schema_for(version).0).unwrap();
         let mut store = Store::open(dir.path(), StoreOptions::default()).unwrap();
         store.set_now(T0 + DAY);
+        (dir, old_day, store)
+    }
+
+    /// A day written by an earlier version (`ts` indexed as well as fast) opens,
+    /// takes new documents, and answers time-range queries like a new one.
+    #[test]
+    fn partitions_with_the_previous_schema_open_and_filter_by_time() {
+        let (dir, old_day, mut store) = with_old_day(SchemaVersion::TsIndexed);
         store.add_call_summary(&call("old-early", T0)).unwrap();
         store
             .add_call_summary(&call("old-late", T0 + 60_000_000))
@@ -430,19 +432,9 @@ mod schema_tests {
 
         use crate::model::RecordSearch;
 
-        let dir = tempfile::tempdir().unwrap();
-        let old_day = partition_start(T0, DAY);
-        let old_dir = dir.path().join(partition_name(old_day));
-        std::fs::create_dir_all(&old_dir).unwrap();
-        Index::create_in_dir(
-            &old_dir,
-            crate::schema::build_schema_for(SchemaVersion::TsFast).0,
-        )
-        .unwrap();
+        let (_dir, _, mut store) = with_old_day(SchemaVersion::TsFast);
         let log =
             |ts: i64, text: &str| Record::new(ts, "fs1", RecordKind::Log(LogRecord::new(text)));
-        let mut store = Store::open(dir.path(), StoreOptions::default()).unwrap();
-        store.set_now(T0 + DAY);
         for (ts, text) in [
             (T0, "Hangup sofia/external/1000@10.0.0.5 NORMAL_CLEARING"),
             (T0 + 1, "Hangup sofia/external/1000@10.0.0.50 USER_BUSY"),
