@@ -469,6 +469,13 @@ fn index_err(p: &Part, e: tantivy::TantivyError) -> StoreError {
 /// phrase inside a boost, which need positions) is the query's fault.
 fn query_err(p: &Part, e: tantivy::TantivyError) -> StoreError {
     match e {
+        tantivy::TantivyError::SchemaError(reason) if reason.contains("positions") => {
+            StoreError::Query {
+                reason: "a phrase prefix (\"…\"*) or a boosted phrase needs word positions, \
+                         which the index does not keep: search whole words"
+                    .into(),
+            }
+        }
         tantivy::TantivyError::SchemaError(reason) => StoreError::Query { reason },
         e => index_err(p, e),
     }
