@@ -312,12 +312,15 @@ impl Transport {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NameAddr {
     /// Display name, unquoted.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub display: Option<String>,
     /// The URI's user part (the number, usually).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// The full URI, e.g. `sip:1000@127.0.0.1:5090`.
     pub uri: String,
     /// The `tag` parameter.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
 }
 
@@ -334,6 +337,7 @@ pub struct CSeq {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SdpSummary {
     /// Session-level `c=` address (as written: IP or host).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub connection: Option<String>,
     /// One entry per `m=` line.
     pub media: Vec<SdpMedia>,
@@ -362,12 +366,16 @@ pub struct SipRecord {
     /// Transport.
     pub transport: Transport,
     /// Request method (`INVITE`, …); `None` for responses.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
     /// Request-URI; `None` for responses.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub request_uri: Option<String>,
     /// Response status code; `None` for requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     /// Response reason phrase; `None` for requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The Call-ID (empty when the message had none).
     pub call_id: CallId,
@@ -376,25 +384,36 @@ pub struct SipRecord {
     /// To header.
     pub to: NameAddr,
     /// CSeq header.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cseq: Option<CSeq>,
     /// Branch parameter of the top Via.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub via_branch: Option<String>,
     /// User-Agent (or Server, for responses).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
     /// Reason header (e.g. `Q.850;cause=16;text="NORMAL_CLEARING"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason_header: Option<String>,
     /// P-Asserted-Identity header value.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pai: Option<String>,
     /// Value of the first configured correlation header present (`X-CID`, …):
     /// the Call-ID of a related dialog, usually the A-leg.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub correlation: Option<CallId>,
     /// HEP chunk 0x0011, when the capture agent sent one.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hep_correlation: Option<CorrelationId>,
     /// HEP capture agent id (chunk 0x000c).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub capture_agent_id: Option<u32>,
     /// SDP summary when the message had an SDP body.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sdp: Option<SdpSummary>,
-    /// The whole SIP message, lossy UTF-8.
+    /// The whole SIP message, lossy UTF-8. Left out of the JSON when empty (the
+    /// index stores a message beside its record's JSON, not in it).
+    #[serde(default, skip_serializing_if = "str::is_empty")]
     pub raw: Arc<str>,
 }
 
@@ -469,14 +488,19 @@ impl Direction {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Quality {
     /// `rtp_audio_in_mos`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mos: Option<f64>,
     /// `rtp_audio_in_jitter_min_variance`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jitter_min_variance: Option<f64>,
     /// `rtp_audio_in_jitter_max_variance`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jitter_max_variance: Option<f64>,
     /// `rtp_audio_in_jitter_loss_rate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub loss_rate: Option<f64>,
     /// `rtp_audio_in_quality_percentage` (R-factor, %).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub r_factor: Option<f64>,
 }
 
@@ -500,40 +524,58 @@ pub struct ChannelRecord {
     /// `Event-Name`, e.g. `CHANNEL_ANSWER`.
     pub event_name: String,
     /// `Event-Subclass` for CUSTOM events.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub event_subclass: Option<String>,
     /// `Event-Sequence`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sequence: Option<u64>,
     /// `Unique-ID`: this channel.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unique_id: Option<ChannelUuid>,
     /// `Other-Leg-Unique-ID`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub other_leg_unique_id: Option<ChannelUuid>,
     /// `Channel-Call-UUID`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub channel_call_uuid: Option<ChannelUuid>,
     /// `Bridge-A-Unique-ID` (CHANNEL_BRIDGE / UNBRIDGE).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bridge_a: Option<ChannelUuid>,
     /// `Bridge-B-Unique-ID` (CHANNEL_BRIDGE / UNBRIDGE).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bridge_b: Option<ChannelUuid>,
     /// `variable_sip_call_id`: this channel's SIP dialog.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sip_call_id: Option<CallId>,
     /// `Call-Direction`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub direction: Option<Direction>,
     /// `Channel-Name`, e.g. `sofia/b2bua/sipp@127.0.0.1:5072`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub channel_name: Option<String>,
     /// `Caller-Caller-ID-Number`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub caller_number: Option<String>,
     /// `Caller-Destination-Number`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub destination_number: Option<String>,
     /// `Answer-State`: `ringing`, `early`, `answered`, `hangup`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub answer_state: Option<String>,
     /// `Hangup-Cause` (or `variable_hangup_cause`), e.g. `USER_BUSY`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hangup_cause: Option<String>,
     /// `variable_sip_term_status`, e.g. 486.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sip_term_status: Option<u16>,
-    /// RTP quality variables.
+    /// RTP quality variables (left out of the JSON when none is known).
+    #[serde(default, skip_serializing_if = "Quality::is_empty")]
     pub quality: Quality,
     /// `Core-UUID`: the FreeSWITCH process.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub core_uuid: Option<String>,
     /// `FreeSWITCH-Hostname`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
     /// Every header, decoded, in wire order. Multi-valued headers are joined
     /// by the producer.
@@ -609,19 +651,25 @@ impl LogLevel {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogRecord {
     /// Level; `None` for lines without one (LOG_CLEAN output).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub level: Option<LogLevel>,
     /// Source file basename, e.g. `sofia.c`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
     /// Source line.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
     /// The channel UUID prefix (or ESL `User-Data`), when present.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub uuid: Option<ChannelUuid>,
     /// The message, continuation lines joined with `\n` (without UUID prefixes).
     pub text: Arc<str>,
     /// Call-ID named by `receiving invite from … call-id: X` or
     /// `sending invite call-id: X`: this line's channel uses SIP dialog X.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub call_id_hint: Option<CallId>,
     /// `Originate Resulted in Success: [...] Peer UUID: U`: the channel bridged to U.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub peer_uuid: Option<ChannelUuid>,
     /// The channel's direction when the line tells it: `receiving invite` is an
     /// inbound channel, `sending invite` an outbound one. Lets a log alone give
@@ -692,6 +740,41 @@ mod tests {
         let rec = Record::new(2, "fs-1", RecordKind::Log(log));
         let back: Record = serde_json::from_str(&serde_json::to_string(&rec).unwrap()).unwrap();
         assert_eq!(back, rec);
+    }
+
+    #[test]
+    fn absent_values_are_left_out_and_read_back() {
+        let mut sip = SipRecord::new(
+            "10.0.0.5:5060".parse().unwrap(),
+            "[2001:db8::1]:5080".parse().unwrap(),
+            Transport::Tcp,
+            CallId::from("a@b"),
+        );
+        sip.status = Some(486);
+        let rec = Record::new(7, "fs-1", RecordKind::Sip(sip));
+        let json = serde_json::to_string(&rec).unwrap();
+        assert_eq!(
+            json,
+            r#"{"ts_micros":7,"node":"fs-1","kind":{"source":"sip","src":"10.0.0.5:5060","dst":"[2001:db8::1]:5080","transport":"tcp","status":486,"call_id":"a@b","from":{"uri":""},"to":{"uri":""}}}"#
+        );
+        let back: Record = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, rec);
+
+        // As records were written before: every absent value a `null`, an empty
+        // message, an empty quality.
+        let before = r#"{"ts_micros":7,"node":"fs-1","kind":{"source":"sip","src":"10.0.0.5:5060","dst":"[2001:db8::1]:5080","transport":"tcp","method":null,"request_uri":null,"status":486,"reason":null,"call_id":"a@b","from":{"display":null,"user":null,"uri":"","tag":null},"to":{"display":null,"user":null,"uri":"","tag":null},"cseq":null,"via_branch":null,"user_agent":null,"reason_header":null,"pai":null,"correlation":null,"hep_correlation":null,"capture_agent_id":null,"sdp":null,"raw":""}}"#;
+        assert_eq!(serde_json::from_str::<Record>(before).unwrap(), rec);
+        let before = r#"{"ts_micros":1,"node":"n","kind":{"source":"channel","event_name":"CHANNEL_CREATE","event_subclass":null,"sequence":null,"unique_id":null,"other_leg_unique_id":null,"channel_call_uuid":null,"bridge_a":null,"bridge_b":null,"sip_call_id":null,"direction":null,"channel_name":null,"caller_number":null,"destination_number":null,"answer_state":null,"hangup_cause":null,"sip_term_status":null,"quality":{"mos":null,"jitter_min_variance":null,"jitter_max_variance":null,"loss_rate":null,"r_factor":null},"core_uuid":null,"hostname":null,"headers":[]}}"#;
+        let ch = ChannelRecord {
+            event_name: "CHANNEL_CREATE".into(),
+            ..Default::default()
+        };
+        let rec = Record::new(1, "n", RecordKind::Channel(ch));
+        assert_eq!(serde_json::from_str::<Record>(before).unwrap(), rec);
+        assert_eq!(
+            serde_json::to_string(&rec).unwrap(),
+            r#"{"ts_micros":1,"node":"n","kind":{"source":"channel","event_name":"CHANNEL_CREATE","headers":[]}}"#
+        );
     }
 
     #[test]
