@@ -308,6 +308,41 @@ impl Transport {
     }
 }
 
+/// Serialises a socket address as its `Display` form (`10.0.0.5:5060`,
+/// `[2001:db8::1]:5060`), which is what serde writes for human-readable formats,
+/// with an IPv4 address written without `core::fmt`: through `fmt` the two
+/// addresses of a SIP record were 5% of the instructions of indexing it.
+fn serialize_addr<S: serde::Serializer>(addr: &SocketAddr, s: S) -> Result<S::Ok, S::Error> {
+    use std::io::Write as _;
+    let SocketAddr::V4(v4) = addr else {
+        return addr.serialize(s);
+    };
+    if !s.is_human_readable() {
+        return addr.serialize(s);
+    }
+    const MAX: usize = "255.255.255.255:65535".len();
+    let mut buf = [0u8; MAX];
+    let mut w = &mut buf[..];
+    let mut num = itoa::Buffer::new();
+    let [a, b, c, d] = v4.ip().octets();
+    // Writing into the buffer cannot fail: it holds the longest address.
+    let _ = (|| -> std::io::Result<()> {
+        for (i, octet) in [a, b, c, d].into_iter().enumerate() {
+            if i > 0 {
+                w.write_all(b".")?;
+            }
+            w.write_all(num.format(octet).as_bytes())?;
+        }
+        w.write_all(b":")?;
+        w.write_all(num.format(v4.port()).as_bytes())
+    })();
+    let len = MAX - w.len();
+    match buf.get(..len).map(std::str::from_utf8) {
+        Some(Ok(text)) => s.serialize_str(text),
+        _ => addr.serialize(s),
+    }
+}
+
 /// A From/To header value.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NameAddr {
@@ -360,8 +395,10 @@ pub struct SdpMedia {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SipRecord {
     /// Sender address.
+    #[serde(serialize_with = "serialize_addr")]
     pub src: SocketAddr,
     /// Receiver address.
+    #[serde(serialize_with = "serialize_addr")]
     pub dst: SocketAddr,
     /// Transport.
     pub transport: Transport,
@@ -775,6 +812,33 @@ mod tests {
             serde_json::to_string(&rec).unwrap(),
             r#"{"ts_micros":1,"node":"n","kind":{"source":"channel","event_name":"CHANNEL_CREATE","headers":[]}}"#
         );
+    }
+
+    #[test]
+    fn addresses_serialise_as_displayed() {
+        for text in [
+            "0.0.0.0:0",
+            "1.2.3.4:5",
+            "10.0.0.5:5060",
+            "127.0.0.1:65535",
+            "255.255.255.255:65535",
+            "192.168.100.200:10000",
+            "[::1]:5060",
+            "[2001:db8::1]:5080",
+            "[::ffff:10.0.0.5]:5060",
+        ] {
+            let addr: SocketAddr = text.parse().unwrap();
+            assert_eq!(addr.to_string(), text);
+            let mut sip = SipRecord::new(addr, addr, Transport::Udp, CallId::from("x"));
+            sip.raw = Arc::from("OPTIONS sip:x SIP/2.0\r\n");
+            let json = serde_json::to_string(&sip).unwrap();
+            assert!(
+                json.starts_with(&format!(r#"{{"src":"{text}","dst":"{text}","#)),
+                "{json}"
+            );
+            let back: SipRecord = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, sip);
+        }
     }
 
     #[test]
