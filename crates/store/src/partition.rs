@@ -472,6 +472,71 @@ mod schema_tests {
         assert_eq!(times("normal_clearing -10.0.0.50"), [T0]);
     }
 
+    /// A day written with term frequencies in its full text takes new records
+    /// and answers the same query as a day without them.
+    #[test]
+    fn partitions_with_term_frequencies_answer_like_new_ones() {
+        use callweave_core::record::{LogRecord, Record, RecordKind};
+        use tantivy::schema::IndexRecordOption;
+
+        use crate::model::RecordSearch;
+
+        let (dir, old_day, mut store) = with_old_day(SchemaVersion::WordsWithFreqs);
+        let log =
+            |ts: i64, text: &str| Record::new(ts, "fs1", RecordKind::Log(LogRecord::new(text)));
+        for (ts, text) in [
+            (
+                T0,
+                "Hangup sofia/external/1000@10.0.0.5 [NORMAL_CLEARING] 10.0.0.5",
+            ),
+            (T0 + 1, "Hangup sofia/external/1000@10.0.0.50 [USER_BUSY]"),
+            (T0 + DAY, "Hangup sofia/external/1000@10.0.0.5 [USER_BUSY]"),
+            (
+                T0 + DAY + 1,
+                "Hangup sofia/external/1000@10.0.0.50 [NORMAL_CLEARING]",
+            ),
+        ] {
+            store.add_record(&log(ts, text), None).unwrap();
+        }
+        store.commit().unwrap();
+        let text_option = |start: i64| {
+            let index = Index::open_in_dir(dir.path().join(partition_name(start))).unwrap();
+            let schema = index.schema();
+            let entry = schema.get_field_entry(schema.get_field("text").unwrap());
+            match entry.field_type() {
+                tantivy::schema::FieldType::Str(o) => {
+                    o.get_indexing_options().unwrap().index_option()
+                }
+                other => panic!("text is {other:?}"),
+            }
+        };
+        assert_eq!(text_option(old_day), IndexRecordOption::WithFreqs);
+        assert_eq!(
+            text_option(partition_start(T0 + DAY, DAY)),
+            IndexRecordOption::Basic
+        );
+        let times = |query: &str| -> Vec<i64> {
+            let hits = store
+                .reader()
+                .search(&RecordSearch {
+                    query: query.into(),
+                    since: None,
+                    until: None,
+                    limit: 10,
+                })
+                .unwrap();
+            assert_eq!(hits.total as usize, hits.records.len());
+            let mut t: Vec<i64> = hits.records.iter().map(|r| r.ts_micros).collect();
+            t.sort_unstable();
+            t
+        };
+        assert_eq!(times("hangup").len(), 4);
+        assert_eq!(times("10.0.0.5"), [T0, T0 + DAY]);
+        assert_eq!(times("normal_clearing"), [T0, T0 + DAY + 1]);
+        assert_eq!(times("\"user_busy 10.0.0.5\""), [T0 + DAY]);
+        assert_eq!(times("normal_clearing -10.0.0.50"), [T0]);
+    }
+
     #[test]
     fn a_partition_with_a_foreign_schema_is_refused() {
         let dir = tempfile::tempdir().unwrap();

@@ -341,9 +341,11 @@ impl StoreReader {
         let parts = self.parts();
         let mut older = Vec::with_capacity(parts.len());
         for p in &parts {
-            older.push(match p.part.version {
-                SchemaVersion::Current => None,
-                v => Some(filters(parse(v)?)),
+            let v = p.part.version;
+            older.push(if v.same_words_as_current() {
+                None
+            } else {
+                Some(filters(parse(v)?))
             });
         }
         let limit = search.limit.min(MAX_PAGE);
@@ -406,7 +408,7 @@ fn phrases_as_words(query: Box<dyn Query>) -> Box<dyn Query> {
                 .map(|t| {
                     (
                         Occur::Must,
-                        Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs)) as Box<dyn Query>,
+                        Box::new(TermQuery::new(t, IndexRecordOption::Basic)) as Box<dyn Query>,
                     )
                 })
                 .collect(),

@@ -20,7 +20,7 @@
 //! | `node` | ✓ | | every node | raw, indexed |
 //! | `outcome` | | | ✓ | raw, indexed |
 //! | `summary` | (not written any more: never read, the API summarises a record itself; kept so older partitions open) | | | stored |
-//! | `text` | SIP head without boilerplate headers + SDP summary ([`sip_search_text`]) / event header values ([`esl_search_text`]) / log text | | | words of [`crate::tokenize`], indexed with term freqs (not stored) |
+//! | `text` | SIP head without boilerplate headers + SDP summary ([`sip_search_text`]) / event header values ([`esl_search_text`]) / log text | | | words of [`crate::tokenize`], indexed (documents only, not stored) |
 //! | `json` | the record (a SIP message may be a second value, see [`record_doc_split`]) | | the [`CallDoc`] | stored only |
 //!
 //! Single-id records stay out of `edge`: an OPTIONS flood of 20 000 messages on one
@@ -85,20 +85,23 @@ fn raw_fast() -> TextOptions {
     TextOptions::default().set_fast(RAW_TOKENIZER_NAME)
 }
 
-/// How the full text of each schema version is indexed: term frequencies, no
-/// positions (they cost more in every merge than in indexing, and the mapped
-/// position files raised the agent's resident memory by 5%; a quoted phrase is
-/// searched as all of its words, see `reader::parse_search`), no field norms
-/// (nothing ranks by field length). `positions` only for the schema a query is
-/// parsed with.
+/// How the full text of each schema version is indexed: no positions (they
+/// cost more in every merge than in indexing, and the mapped position files
+/// raised the agent's resident memory by 5%; a quoted phrase is searched as all
+/// of its words, see `reader::parse_search`), no term frequencies (results are
+/// ordered by time, never by score: frequencies were 3% of the instructions of
+/// indexing a SIP message, more in merges), no field norms (nothing ranks by
+/// field length). `positions` only for the schema a query is parsed with.
 fn full_text(version: SchemaVersion, positions: bool) -> TextOptions {
     let tokenizer = match version {
         // tantivy's default tokenizer: words of letters and digits only.
         SchemaVersion::TsIndexed | SchemaVersion::TsFast => "default",
-        SchemaVersion::Current => crate::tokenize::NAME,
+        SchemaVersion::WordsWithFreqs | SchemaVersion::Current => crate::tokenize::NAME,
     };
     let option = if positions {
         IndexRecordOption::WithFreqsAndPositions
+    } else if version == SchemaVersion::Current {
+        IndexRecordOption::Basic
     } else {
         IndexRecordOption::WithFreqs
     };
@@ -124,8 +127,19 @@ pub(crate) enum SchemaVersion {
     /// `ts` a fast column only (8–18% less CPU indexing SIP messages, store
     /// bench `index_steady`); full text still with the default tokenizer.
     TsFast,
-    /// Full text with [`crate::tokenize::SearchTokenizer`].
+    /// Full text with [`crate::tokenize::SearchTokenizer`], with term
+    /// frequencies.
+    WordsWithFreqs,
+    /// Full text with [`crate::tokenize::SearchTokenizer`], documents only.
     Current,
+}
+
+impl SchemaVersion {
+    /// Whether a query parsed for the current schema reads this version's full
+    /// text right: the same words (term frequencies only add to what is read).
+    pub(crate) fn same_words_as_current(self) -> bool {
+        matches!(self, SchemaVersion::WordsWithFreqs | SchemaVersion::Current)
+    }
 }
 
 /// Builds the schema new partitions use.
@@ -134,9 +148,10 @@ pub(crate) fn build_schema() -> (Schema, Fields) {
 }
 
 /// The schemas a partition on disk may have, newest first, with their version.
-pub(crate) fn readable_schemas() -> [(SchemaVersion, Schema); 3] {
+pub(crate) fn readable_schemas() -> [(SchemaVersion, Schema); 4] {
     [
         SchemaVersion::Current,
+        SchemaVersion::WordsWithFreqs,
         SchemaVersion::TsFast,
         SchemaVersion::TsIndexed,
     ]
