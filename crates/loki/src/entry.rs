@@ -4,7 +4,9 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use callweave_core::record::{ChannelRecord, LogRecord, Record, RecordKind, SipRecord, Transport};
+use callweave_core::record::{
+    AddrText, ChannelRecord, LogRecord, Record, RecordKind, SipRecord, Transport,
+};
 
 use serde::Serialize;
 use serde::ser::SerializeMap;
@@ -176,7 +178,7 @@ fn truncate(s: &str, max: usize) -> &str {
     s.get(..end).unwrap_or("")
 }
 
-fn transport_name(t: Transport) -> String {
+fn transport_name(t: Transport) -> std::borrow::Cow<'static, str> {
     match t {
         Transport::Udp => "udp".into(),
         Transport::Tcp => "tcp".into(),
@@ -184,7 +186,7 @@ fn transport_name(t: Transport) -> String {
         Transport::Sctp => "sctp".into(),
         Transport::Ws => "ws".into(),
         Transport::Wss => "wss".into(),
-        Transport::Other(p) => format!("proto-{p}"),
+        Transport::Other(p) => format!("proto-{p}").into(),
     }
 }
 
@@ -202,8 +204,8 @@ fn sip_entry(s: &SipRecord, md: &mut Metadata) -> String {
     if let Some(code) = s.status {
         md.push(meta::STATUS, &code.to_string());
     }
-    md.push(meta::SRC, &s.src.to_string());
-    md.push(meta::DST, &s.dst.to_string());
+    md.push(meta::SRC, AddrText::new(&s.src).as_str());
+    md.push(meta::DST, AddrText::new(&s.dst).as_str());
     if let Some(c) = &s.cseq {
         md.push(meta::CSEQ, &format!("{} {}", c.seq, c.method));
     }
