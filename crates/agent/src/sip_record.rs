@@ -93,7 +93,13 @@ impl SipConverter {
                 })
                 .collect(),
         });
-        rec.raw = Arc::from(String::from_utf8_lossy(msg.as_bytes()));
+        // `from_utf8` first: `from_utf8_lossy` walks `Utf8Chunks` even over
+        // valid text, which is every message but a broken one.
+        let bytes = msg.as_bytes();
+        rec.raw = match std::str::from_utf8(bytes) {
+            Ok(text) => Arc::from(text),
+            Err(_) => Arc::from(String::from_utf8_lossy(bytes)),
+        };
         Ok(rec)
     }
 }
@@ -177,6 +183,28 @@ mod tests {
         assert_eq!(sdp.connection.as_deref(), Some("10.0.0.1"));
         assert_eq!(sdp.media[0].port, 4000);
         assert_eq!(sdp.media[0].codecs[0], "PCMU/8000");
+    }
+
+    #[test]
+    fn a_message_that_is_not_utf8_is_kept_with_replacement_characters() {
+        let mut sip = b"OPTIONS sip:1000@10.0.0.2 SIP/2.0\r\n\
+            Call-ID: opt-1\r\n\
+            CSeq: 7 OPTIONS\r\n\
+            Subject: caf"
+            .to_vec();
+        sip.extend_from_slice(b"\xe9 cr\xe8me\r\nContent-Length: 0\r\n\r\n");
+        let packet = HepBuilder::sip(sip).build();
+        let conv = SipConverter::new(&[]);
+        let rec = conv
+            .convert(&packet, "127.0.0.1:1".parse().unwrap())
+            .unwrap();
+        assert_eq!(rec.call_id.as_str(), "opt-1");
+        assert!(
+            rec.raw.contains("Subject: caf\u{FFFD} cr\u{FFFD}me\r\n"),
+            "{:?}",
+            rec.raw
+        );
+        assert!(rec.raw.starts_with("OPTIONS sip:1000@10.0.0.2 SIP/2.0\r\n"));
     }
 
     #[test]
