@@ -54,6 +54,10 @@ const INDEX_HANDOFF: usize = 1024;
 /// then overflowed into drops.
 const INDEX_HANDOFF_AGE: Duration = Duration::from_millis(20);
 
+/// Items a hand-off holds room for beyond its `max`: what one record adds (its
+/// document and its new links' documents) after the hand-off became full.
+const HANDOFF_SLACK: usize = 16;
+
 /// The queue into the index thread.
 pub fn index_queue() -> (Sender<Vec<PreparedDoc>>, Receiver<Vec<PreparedDoc>>) {
     crossbeam_channel::bounded(INDEX_QUEUE_BATCHES)
@@ -100,6 +104,11 @@ impl<T> Handoff<T> {
         self.items.is_empty()
     }
 
+    /// Whether `max` items are waiting.
+    fn is_full(&self) -> bool {
+        self.items.len() >= self.max
+    }
+
     /// The items gathered, when there are `max` of them, the oldest has waited
     /// `age`, or `now` is set (and there is at least one).
     fn take(&mut self, now: bool) -> Option<Vec<T>> {
@@ -108,9 +117,11 @@ impl<T> Handoff<T> {
             return None;
         }
         self.since = None;
+        // Room for the few items (a record's links) pushed past `max` before
+        // the pipeline hands the batch over, so the vector never grows.
         Some(std::mem::replace(
             &mut self.items,
-            Vec::with_capacity(self.max),
+            Vec::with_capacity(self.max + HANDOFF_SLACK),
         ))
     }
 }
@@ -210,6 +221,15 @@ impl Pipeline {
             let now = now_micros();
             for record in batch.drain(..) {
                 self.handle_record(record, now);
+                // Handed over as soon as full, not after the whole batch: a batch
+                // of 1024 records grew the 512-record Loki vector, copying and
+                // faulting in a third of a megabyte each time.
+                if self.pending.is_full() {
+                    self.flush_index(false);
+                }
+                if self.loki_pending.is_full() {
+                    self.flush_loki(false);
+                }
             }
             self.flush_index(closed);
             self.flush_loki(closed);
@@ -505,8 +525,11 @@ mod tests {
         h.push(1);
         h.push(2);
         assert_eq!(h.take(false), None, "neither full nor old");
+        assert!(!h.is_full());
         h.push(3);
+        assert!(h.is_full());
         assert_eq!(h.take(false), Some(vec![1, 2, 3]), "full");
+        assert!(!h.is_full());
         assert!(h.is_empty());
         h.push(4);
         assert_eq!(h.take(true), Some(vec![4]), "forced");
