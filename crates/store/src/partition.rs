@@ -384,6 +384,34 @@ mod schema_tests {
         (dir, old_day, store)
     }
 
+    /// Adds log records of the given times and texts, and commits.
+    fn add_logs(store: &mut Store, logs: &[(i64, &str)]) {
+        use callweave_core::record::{LogRecord, Record, RecordKind};
+        for &(ts, text) in logs {
+            let record = Record::new(ts, "fs1", RecordKind::Log(LogRecord::new(text)));
+            store.add_record(&record, None).unwrap();
+        }
+        store.commit().unwrap();
+    }
+
+    /// The times of the records `query` finds, in order; every match on the
+    /// page.
+    fn search_times(store: &Store, query: &str) -> Vec<i64> {
+        let hits = store
+            .reader()
+            .search(&crate::model::RecordSearch {
+                query: query.into(),
+                since: None,
+                until: None,
+                limit: 10,
+            })
+            .unwrap();
+        assert_eq!(hits.total as usize, hits.records.len());
+        let mut t: Vec<i64> = hits.records.iter().map(|r| r.ts_micros).collect();
+        t.sort_unstable();
+        t
+    }
+
     /// A day written by an earlier version (`ts` indexed as well as fast) opens,
     /// takes new documents, and answers time-range queries like a new one.
     #[test]
@@ -428,40 +456,20 @@ mod schema_tests {
     /// `normal_clearing`) is several to the old one, searched as all of them.
     #[test]
     fn partitions_with_the_previous_tokenizer_answer_in_their_words() {
-        use callweave_core::record::{LogRecord, Record, RecordKind};
-
-        use crate::model::RecordSearch;
-
         let (_dir, _, mut store) = with_old_day(SchemaVersion::TsFast);
-        let log =
-            |ts: i64, text: &str| Record::new(ts, "fs1", RecordKind::Log(LogRecord::new(text)));
-        for (ts, text) in [
-            (T0, "Hangup sofia/external/1000@10.0.0.5 NORMAL_CLEARING"),
-            (T0 + 1, "Hangup sofia/external/1000@10.0.0.50 USER_BUSY"),
-            (T0 + DAY, "Hangup sofia/external/1000@10.0.0.5 USER_BUSY"),
-            (
-                T0 + DAY + 1,
-                "Hangup sofia/external/1000@10.0.0.50 NORMAL_CLEARING",
-            ),
-        ] {
-            store.add_record(&log(ts, text), None).unwrap();
-        }
-        store.commit().unwrap();
-        let times = |query: &str| -> Vec<i64> {
-            let hits = store
-                .reader()
-                .search(&RecordSearch {
-                    query: query.into(),
-                    since: None,
-                    until: None,
-                    limit: 10,
-                })
-                .unwrap();
-            assert_eq!(hits.total as usize, hits.records.len());
-            let mut t: Vec<i64> = hits.records.iter().map(|r| r.ts_micros).collect();
-            t.sort_unstable();
-            t
-        };
+        add_logs(
+            &mut store,
+            &[
+                (T0, "Hangup sofia/external/1000@10.0.0.5 NORMAL_CLEARING"),
+                (T0 + 1, "Hangup sofia/external/1000@10.0.0.50 USER_BUSY"),
+                (T0 + DAY, "Hangup sofia/external/1000@10.0.0.5 USER_BUSY"),
+                (
+                    T0 + DAY + 1,
+                    "Hangup sofia/external/1000@10.0.0.50 NORMAL_CLEARING",
+                ),
+            ],
+        );
+        let times = |query: &str| search_times(&store, query);
         assert_eq!(times("hangup").len(), 4);
         // The new day matches the address whole, the old one by its parts.
         assert_eq!(times("10.0.0.5"), [T0, T0 + DAY]);
@@ -476,29 +484,24 @@ mod schema_tests {
     /// and answers the same query as a day without them.
     #[test]
     fn partitions_with_term_frequencies_answer_like_new_ones() {
-        use callweave_core::record::{LogRecord, Record, RecordKind};
         use tantivy::schema::IndexRecordOption;
 
-        use crate::model::RecordSearch;
-
         let (dir, old_day, mut store) = with_old_day(SchemaVersion::WordsWithFreqs);
-        let log =
-            |ts: i64, text: &str| Record::new(ts, "fs1", RecordKind::Log(LogRecord::new(text)));
-        for (ts, text) in [
-            (
-                T0,
-                "Hangup sofia/external/1000@10.0.0.5 [NORMAL_CLEARING] 10.0.0.5",
-            ),
-            (T0 + 1, "Hangup sofia/external/1000@10.0.0.50 [USER_BUSY]"),
-            (T0 + DAY, "Hangup sofia/external/1000@10.0.0.5 [USER_BUSY]"),
-            (
-                T0 + DAY + 1,
-                "Hangup sofia/external/1000@10.0.0.50 [NORMAL_CLEARING]",
-            ),
-        ] {
-            store.add_record(&log(ts, text), None).unwrap();
-        }
-        store.commit().unwrap();
+        add_logs(
+            &mut store,
+            &[
+                (
+                    T0,
+                    "Hangup sofia/external/1000@10.0.0.5 [NORMAL_CLEARING] 10.0.0.5",
+                ),
+                (T0 + 1, "Hangup sofia/external/1000@10.0.0.50 [USER_BUSY]"),
+                (T0 + DAY, "Hangup sofia/external/1000@10.0.0.5 [USER_BUSY]"),
+                (
+                    T0 + DAY + 1,
+                    "Hangup sofia/external/1000@10.0.0.50 [NORMAL_CLEARING]",
+                ),
+            ],
+        );
         let text_option = |start: i64| {
             let index = Index::open_in_dir(dir.path().join(partition_name(start))).unwrap();
             let schema = index.schema();
@@ -515,21 +518,7 @@ mod schema_tests {
             text_option(partition_start(T0 + DAY, DAY)),
             IndexRecordOption::Basic
         );
-        let times = |query: &str| -> Vec<i64> {
-            let hits = store
-                .reader()
-                .search(&RecordSearch {
-                    query: query.into(),
-                    since: None,
-                    until: None,
-                    limit: 10,
-                })
-                .unwrap();
-            assert_eq!(hits.total as usize, hits.records.len());
-            let mut t: Vec<i64> = hits.records.iter().map(|r| r.ts_micros).collect();
-            t.sort_unstable();
-            t
-        };
+        let times = |query: &str| search_times(&store, query);
         assert_eq!(times("hangup").len(), 4);
         assert_eq!(times("10.0.0.5"), [T0, T0 + DAY]);
         assert_eq!(times("normal_clearing"), [T0, T0 + DAY + 1]);
