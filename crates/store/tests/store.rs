@@ -64,6 +64,15 @@ fn load(store: &mut Store, recs: &[Record]) {
     store.commit().unwrap();
 }
 
+/// A store in `dir` holding set 01 (records and ESL links, committed), and the
+/// records.
+fn loaded(dir: &std::path::Path) -> (Store, Vec<Record>) {
+    let mut store = open(dir);
+    let recs = set01_records();
+    load(&mut store, &recs);
+    (store, recs)
+}
+
 /// What a trace must return: the records mentioning any of `ids`, in time order,
 /// equal times in insertion order.
 fn expected(recs: &[Record], ids: &[&str]) -> Vec<Record> {
@@ -227,9 +236,7 @@ fn links_alone_join_the_two_sip_dialogs() {
 #[test]
 fn pagination_walks_the_call_in_time_order() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = open(dir.path());
-    let recs = set01_records();
-    load(&mut store, &recs);
+    let (store, _) = loaded(dir.path());
     let call1 = &calls_tsv(SET01)[0];
     let reader = store.reader();
     let full = reader.trace(&call1.a_uuid, all()).unwrap().unwrap();
@@ -739,9 +746,7 @@ fn calls_search_by_number_outcome_time_and_limit() {
 #[test]
 fn reader_is_shared_across_threads() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = open(dir.path());
-    let recs = set01_records();
-    load(&mut store, &recs);
+    let (store, recs) = loaded(dir.path());
     let reader = store.reader();
     let rows = calls_tsv(SET01);
     std::thread::scope(|s| {
@@ -882,9 +887,7 @@ fn words(text: &str) -> BTreeSet<String> {
 #[test]
 fn search_finds_records_by_words_fields_and_time() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = open(dir.path());
-    let recs = set01_records();
-    load(&mut store, &recs);
+    let (store, recs) = loaded(dir.path());
     let reader = store.reader();
     let search = |query: &str, since: Option<i64>, limit: usize| {
         reader
@@ -985,9 +988,7 @@ fn search_finds_records_by_words_fields_and_time() {
 #[test]
 fn search_takes_addresses_uris_and_user_agents_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = open(dir.path());
-    let recs = set01_records();
-    load(&mut store, &recs);
+    let (store, recs) = loaded(dir.path());
     let reader = store.reader();
     let total = |query: &str| {
         reader
