@@ -339,20 +339,22 @@ impl StoreReader {
         };
         let query = filters(current);
         let parts = self.parts();
-        let mut older = Vec::with_capacity(parts.len());
+        // One query per earlier schema among the partitions, not per partition.
+        let mut older: Vec<(SchemaVersion, BooleanQuery)> = Vec::new();
         for p in &parts {
             let v = p.part.version;
-            older.push(if v.same_words_as_current() {
-                None
-            } else {
-                Some(filters(parse(v)?))
-            });
+            if !v.same_words_as_current() && !older.iter().any(|(w, _)| *w == v) {
+                older.push((v, filters(parse(v)?)));
+            }
         }
         let limit = search.limit.min(MAX_PAGE);
         let mut total = 0u64;
         let mut hits: Vec<(SortKey, usize, DocAddress)> = Vec::new();
-        for (i, (p, own)) in parts.iter().zip(&older).enumerate() {
-            let query = own.as_ref().unwrap_or(&query);
+        for (i, p) in parts.iter().enumerate() {
+            let query = older
+                .iter()
+                .find(|(v, _)| *v == p.part.version)
+                .map_or(&query, |(_, q)| q);
             let n = p
                 .searcher
                 .search(query, &Count)
