@@ -46,8 +46,9 @@ pub struct NodeConfig {
     /// Default: the host name.
     pub name: Option<String>,
     /// Nice value (0 to 19) of the ingest threads: HEP UDP receive, the
-    /// pipeline (correlation, documents) and the index (tantivy indexing and
-    /// merging).
+    /// pipeline (correlation, documents), the index (tantivy indexing and
+    /// merging) and the collectors' runtime (HEP TCP, event sockets, log tails,
+    /// the Loki client).
     pub ingest_nice: i32,
 }
 

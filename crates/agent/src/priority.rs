@@ -2,7 +2,8 @@
 //!
 //! The ingest threads — HEP UDP receive, the pipeline, the index (and
 //! tantivy's indexing, compression and merge threads, which the index thread
-//! starts and which inherit its nice value) — are throughput work with queues in
+//! starts and which inherit its nice value), the collectors' runtime
+//! ([`ingest_runtime`]) — are throughput work with queues in
 //! front of them. At a higher nice value (`node.ingest_nice`) they yield the CPU
 //! to what must answer quickly: trace queries on the API threads, and
 //! FreeSWITCH itself on a media node. Where nothing else wants the CPU they get
@@ -36,6 +37,23 @@ pub fn lower_current_thread(nice: i32) -> Option<i32> {
     }
 }
 
+/// The runtime the agent's collectors run on: HEP over TCP, the event sockets,
+/// the log tails and the Loki client. It carries throughput work only (the API
+/// has a runtime of its own), so its threads take the ingest nice value as they
+/// start. Loki's encoding and compression run minutes of CPU an hour in
+/// stretches of several milliseconds; at the agent's own priority they held off
+/// the API threads' wake-ups under load. The thread that calls `block_on` keeps
+/// its priority: the API's threads are started from it.
+pub fn ingest_runtime(nice: i32) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("callweave")
+        .on_thread_start(move || {
+            lower_current_thread(nice);
+        })
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,6 +80,26 @@ mod tests {
             nice_of_this_thread(),
             before,
             "the caller's thread is untouched"
+        );
+    }
+
+    #[test]
+    fn the_ingest_runtime_runs_its_tasks_at_the_ingest_value() {
+        let before = nice_of_this_thread();
+        let target = (before + 4).min(19);
+        let rt = ingest_runtime(target).unwrap();
+        let (task, blocking) = rt.block_on(async {
+            let task = tokio::spawn(async { nice_of_this_thread() }).await.unwrap();
+            let blocking = tokio::task::spawn_blocking(nice_of_this_thread)
+                .await
+                .unwrap();
+            (task, blocking)
+        });
+        assert_eq!((task, blocking), (target, target));
+        assert_eq!(
+            nice_of_this_thread(),
+            before,
+            "the thread that drives the runtime keeps its value"
         );
     }
 

@@ -89,10 +89,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 None => callweave_agent::config::Config::default(),
             };
             let settings = cfg.build().context("invalid configuration")?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .thread_name("callweave")
-                .build()
+            let runtime = callweave_agent::priority::ingest_runtime(settings.ingest_nice)
                 .context("cannot start the async runtime")?;
             runtime.block_on(callweave_agent::run_until_signal(settings))
         }
