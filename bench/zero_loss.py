@@ -27,7 +27,9 @@ is the rate achieved, not the rate asked.
 import argparse
 import atexit
 import json
+import multiprocessing
 import os
+import queue
 import random
 import re
 import shutil
@@ -396,51 +398,63 @@ def delta(a, b):
     return d
 
 
+def _trace_probe(http_addr, run_id, rate, queries, span, lag, t0, out):
+    """The probe's loop, in a process of its own: in the harness's process it
+    shared the interpreter lock with the samplers, and a query could wait up to a
+    switch interval (5 ms) for it after the agent had answered."""
+    lat, errors, legs = [], 0, []
+    host, port = http_addr.split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    time.sleep(max(0.0, t0 + lag + 0.5 - time.time()))
+    gap = max(0.0, (span - lag - 1.0) / queries)
+    rng = random.Random(run_id)
+    for _ in range(queries):
+        elapsed = time.time() - t0 - lag
+        max_seq = int(rate * max(elapsed, 0.1) / MSGS_PER_CALL)
+        seq = rng.randrange(max(1, max_seq))
+        call_id = "lg-%012x-a@192.0.2.10" % ((run_id << 32) | seq)
+        path = "/api/v1/trace/" + urllib.parse.quote(call_id, safe="")
+        t = time.perf_counter()
+        try:
+            conn.request("GET", path)
+            r = conn.getresponse()
+            body = r.read()
+            dt = time.perf_counter() - t
+            if r.status == 200:
+                lat.append(dt)
+                try:
+                    legs.append(len(json.loads(body).get("legs", [])))
+                except ValueError:
+                    pass
+            else:
+                errors += 1
+        except Exception:
+            errors += 1
+            conn.close()
+            conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        time.sleep(gap)
+    out.put((lat, errors, legs))
+
+
 class TraceProbe:
-    """Queries /api/v1/trace/{A-leg Call-ID} for calls sent at least `lag` s ago."""
+    """Queries /api/v1/trace/{A-leg Call-ID} for calls sent at least `lag` s ago,
+    from a child process (see `_trace_probe`)."""
 
     def __init__(self, http_addr, run_id, rate, queries, span, lag=2.5):
-        self.http_addr, self.run_id, self.rate = http_addr, run_id, rate
-        self.queries, self.span, self.lag = queries, span, lag
+        self.queries, self.span = queries, span
         self.lat, self.errors, self.legs = [], 0, []
-        self._t = threading.Thread(target=self._run, daemon=True)
-        self.t0 = time.time()
-        self._t.start()
-
-    def _run(self):
-        host, port = self.http_addr.split(":")
-        conn = http.client.HTTPConnection(host, int(port), timeout=10)
-        time.sleep(self.lag + 0.5)
-        gap = max(0.0, (self.span - self.lag - 1.0) / self.queries)
-        rng = random.Random(self.run_id)
-        for _ in range(self.queries):
-            elapsed = time.time() - self.t0 - self.lag
-            max_seq = int(self.rate * max(elapsed, 0.1) / MSGS_PER_CALL)
-            seq = rng.randrange(max(1, max_seq))
-            call_id = "lg-%012x-a@192.0.2.10" % ((self.run_id << 32) | seq)
-            path = "/api/v1/trace/" + urllib.parse.quote(call_id, safe="")
-            t = time.perf_counter()
-            try:
-                conn.request("GET", path)
-                r = conn.getresponse()
-                body = r.read()
-                dt = time.perf_counter() - t
-                if r.status == 200:
-                    self.lat.append(dt)
-                    try:
-                        self.legs.append(len(json.loads(body).get("legs", [])))
-                    except ValueError:
-                        pass
-                else:
-                    self.errors += 1
-            except Exception:
-                self.errors += 1
-                conn.close()
-                conn = http.client.HTTPConnection(host, int(port), timeout=10)
-            time.sleep(gap)
+        ctx = multiprocessing.get_context("spawn")
+        self._out = ctx.Queue()
+        self._p = ctx.Process(target=_trace_probe, daemon=True,
+                              args=(http_addr, run_id, rate, queries, span, lag, time.time(), self._out))
+        self._p.start()
 
     def result(self):
-        self._t.join(timeout=self.span + 30)
+        try:
+            self.lat, self.errors, self.legs = self._out.get(timeout=self.span + 30)
+        except queue.Empty:
+            self.errors = self.queries
+        self._p.join(timeout=5)
         lat = sorted(self.lat)
 
         def pct(p):
