@@ -88,9 +88,9 @@ fn serve_conn(conn: TcpStream, stored: &Stored) {
                     let meta = e
                         .structured_metadata
                         .iter()
-                        .map(|p| (p.name.clone(), p.value.clone()))
+                        .map(|p| (p.name_str().to_owned(), p.value_str().to_owned()))
                         .collect();
-                    s.push((stream.labels.clone(), ts, e.line, meta));
+                    s.push((stream.labels.clone(), ts, e.line_str().to_owned(), meta));
                 }
             }
         }

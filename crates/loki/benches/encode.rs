@@ -109,6 +109,23 @@ fn bench(c: &mut Criterion) {
         .iter()
         .cloned()
         .partition(|(r, _)| matches!(r.kind, RecordKind::Sip(_)));
+    // A fixed amount of work and nothing else, for instruction counts
+    // (`valgrind --tool=callgrind`), which do not vary with the machine:
+    // `CW_BENCH_ENCODE_ROUNDS=N` encodes a set N times and exits
+    // (`CW_BENCH_ENCODE_SET`: `mixed`, the default, `sip` or `esl`).
+    if let Some(n) = std::env::var("CW_BENCH_ENCODE_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let set = match std::env::var("CW_BENCH_ENCODE_SET").as_deref() {
+            Ok("sip") => &sip,
+            Ok("esl") => &esl,
+            _ => &recs,
+        };
+        let bytes: usize = (0..n).map(|_| encode_all(set)).sum();
+        eprintln!("{n} rounds of {} records: {bytes} bytes", set.len());
+        return;
+    }
     let mut g = c.benchmark_group("push_encode");
     for (name, set) in [("mixed", &recs), ("sip", &sip), ("esl", &esl)] {
         let avg_line: usize = set

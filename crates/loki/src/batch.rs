@@ -170,7 +170,7 @@ mod tests {
     fn entry(ts: i64, line: &str) -> Entry {
         Entry {
             timestamp: Some(Timestamp::from_micros(ts)),
-            line: line.into(),
+            line: bytes::Bytes::copy_from_slice(line.as_bytes()),
             structured_metadata: vec![],
             parsed: vec![],
         }
@@ -227,7 +227,7 @@ mod tests {
         let lines: Vec<_> = r.request.streams[0]
             .entries
             .iter()
-            .map(|e| e.line.as_str())
+            .map(|e| e.line_str())
             .collect();
         assert_eq!(lines, ["a", "a2", "b", "c"]);
         assert!(b.take().is_none());

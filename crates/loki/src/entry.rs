@@ -8,6 +8,7 @@ use callweave_core::record::{
     AddrText, ChannelRecord, LogRecord, Record, RecordKind, SipRecord, Transport,
 };
 
+use bytes::{Bytes, BytesMut};
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
@@ -135,7 +136,7 @@ pub fn entry_for(record: &Record, call_key: Option<&str>) -> (StreamKey, Entry) 
         node: record.node.clone(),
         source: record.source(),
     };
-    let mut md = Metadata(Vec::with_capacity(10));
+    let mut md = Metadata::default();
     let line = match &record.kind {
         RecordKind::Sip(s) => sip_entry(s, &mut md),
         RecordKind::Channel(c) => channel_entry(c, &mut md),
@@ -147,35 +148,86 @@ pub fn entry_for(record: &Record, call_key: Option<&str>) -> (StreamKey, Entry) 
     let entry = EntryAdapter {
         timestamp: Some(Timestamp::from_micros(record.ts_micros)),
         line,
-        structured_metadata: md.0,
+        structured_metadata: md.finish(),
         parsed: Vec::new(),
     };
     (key, entry)
 }
 
-struct Metadata(Vec<LabelPairAdapter>);
+/// An entry's metadata as it is built: the values written one after another
+/// into one buffer, which the pairs then share (names are static).
+#[derive(Default)]
+struct Metadata {
+    buf: BytesMut,
+    pairs: Vec<(&'static str, usize)>,
+}
 
 impl Metadata {
-    fn push(&mut self, name: &str, value: &str) {
-        if value.is_empty() || self.0.iter().any(|p| p.name == name) {
+    /// Adds `name` = `value` unless the value is empty or the name is already
+    /// there.
+    fn push(&mut self, name: &'static str, value: &str) {
+        self.push_with(name, |buf| buf.extend_from_slice(value.as_bytes()));
+    }
+
+    /// Adds `name` with the value `write` appends (nothing written: nothing added).
+    fn push_with(&mut self, name: &'static str, write: impl FnOnce(&mut BytesMut)) {
+        if self.pairs.iter().any(|&(n, _)| n == name) {
             return;
         }
-        self.0.push(LabelPairAdapter {
-            name: name.to_owned(),
-            value: truncate(value, MAX_METADATA_VALUE).to_owned(),
-        });
+        if self.pairs.is_empty() {
+            self.buf.reserve(160);
+            self.pairs.reserve(10);
+        }
+        let start = self.buf.len();
+        write(&mut self.buf);
+        let len = self.buf.len() - start;
+        if len == 0 {
+            return;
+        }
+        if len > MAX_METADATA_VALUE {
+            let end = start + truncated_len(&self.buf[start..], MAX_METADATA_VALUE);
+            self.buf.truncate(end);
+        }
+        self.pairs.push((name, start));
+    }
+
+    fn finish(self) -> Vec<LabelPairAdapter> {
+        let buf = self.buf.freeze();
+        let mut out = Vec::with_capacity(self.pairs.len());
+        for (i, &(name, start)) in self.pairs.iter().enumerate() {
+            let end = self.pairs.get(i + 1).map_or(buf.len(), |&(_, s)| s);
+            out.push(LabelPairAdapter {
+                name: Bytes::from_static(name.as_bytes()),
+                value: buf.slice(start..end),
+            });
+        }
+        out
     }
 }
 
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
+/// The length of the longest prefix of `value` (UTF-8) at most `max` bytes that
+/// ends on a character boundary.
+fn truncated_len(value: &[u8], max: usize) -> usize {
+    if value.len() <= max {
+        return value.len();
     }
+    // A UTF-8 continuation byte is 0b10xx_xxxx: back up over them.
     let mut end = max;
-    while !s.is_char_boundary(end) {
+    while end > 0 && value.get(end).is_some_and(|&b| b & 0xc0 == 0x80) {
         end -= 1;
     }
-    s.get(..end).unwrap_or("")
+    end
+}
+
+/// A record's text as a line, sharing its memory.
+fn shared_line(text: &Arc<str>) -> Bytes {
+    struct Text(Arc<str>);
+    impl AsRef<[u8]> for Text {
+        fn as_ref(&self) -> &[u8] {
+            self.0.as_bytes()
+        }
+    }
+    Bytes::from_owner(Text(text.clone()))
 }
 
 fn transport_name(t: Transport) -> std::borrow::Cow<'static, str> {
@@ -190,7 +242,12 @@ fn transport_name(t: Transport) -> std::borrow::Cow<'static, str> {
     }
 }
 
-fn sip_entry(s: &SipRecord, md: &mut Metadata) -> String {
+/// Writes a number's decimal digits.
+fn put_number(buf: &mut BytesMut, n: impl itoa::Integer) {
+    buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+fn sip_entry(s: &SipRecord, md: &mut Metadata) -> Bytes {
     md.push(meta::CALL_ID, s.call_id.as_str());
     if let Some(c) = &s.correlation {
         md.push(meta::CORRELATION, c.as_str());
@@ -202,18 +259,22 @@ fn sip_entry(s: &SipRecord, md: &mut Metadata) -> String {
         md.push(meta::METHOD, m);
     }
     if let Some(code) = s.status {
-        md.push(meta::STATUS, &code.to_string());
+        md.push_with(meta::STATUS, |b| put_number(b, code));
     }
     md.push(meta::SRC, AddrText::new(&s.src).as_str());
     md.push(meta::DST, AddrText::new(&s.dst).as_str());
     if let Some(c) = &s.cseq {
-        md.push(meta::CSEQ, &format!("{} {}", c.seq, c.method));
+        md.push_with(meta::CSEQ, |b| {
+            put_number(b, c.seq);
+            b.extend_from_slice(b" ");
+            b.extend_from_slice(c.method.as_bytes());
+        });
     }
     md.push(meta::TRANSPORT, &transport_name(s.transport));
-    s.raw.to_string()
+    shared_line(&s.raw)
 }
 
-fn channel_entry(c: &ChannelRecord, md: &mut Metadata) -> String {
+fn channel_entry(c: &ChannelRecord, md: &mut Metadata) -> Bytes {
     let uuid = c.unique_id.as_ref().map(|u| u.as_str()).unwrap_or("");
     md.push(meta::UUID, uuid);
     // The best "other side" we know, in order of directness.
@@ -237,12 +298,12 @@ fn channel_entry(c: &ChannelRecord, md: &mut Metadata) -> String {
     }
     md.push(meta::EVENT, &c.event_name);
     if let Some(code) = c.sip_term_status {
-        md.push(meta::STATUS, &code.to_string());
+        md.push_with(meta::STATUS, |b| put_number(b, code));
     }
-    esl_line(c)
+    Bytes::from(esl_line(c))
 }
 
-fn log_entry(l: &LogRecord, md: &mut Metadata) -> String {
+fn log_entry(l: &LogRecord, md: &mut Metadata) -> Bytes {
     if let Some(u) = &l.uuid {
         md.push(meta::UUID, u.as_str());
     }
@@ -255,7 +316,7 @@ fn log_entry(l: &LogRecord, md: &mut Metadata) -> String {
     if let Some(level) = l.level {
         md.push(meta::LEVEL, level.as_str());
     }
-    l.text.to_string()
+    shared_line(&l.text)
 }
 
 /// The ESL event as one JSON object of its headers, in wire order.
@@ -393,9 +454,45 @@ mod tests {
 
     #[test]
     fn long_values_truncate_on_char_boundary() {
-        let s = "é".repeat(600);
-        let t = truncate(&s, MAX_METADATA_VALUE);
-        assert_eq!(t.len(), 1024);
-        assert!(truncate("abc", 2) == "ab");
+        assert_eq!(truncated_len(b"abc", 2), 2);
+        assert_eq!(truncated_len(b"abc", 5), 3);
+        let mut md = Metadata::default();
+        let even = "é".repeat(600);
+        let odd = format!("a{even}");
+        md.push(meta::CSEQ, &even);
+        md.push(meta::SRC, &odd);
+        md.push(meta::DST, "10.0.0.1:5060");
+        let pairs = md.finish();
+        let values: Vec<(&str, usize)> = pairs
+            .iter()
+            .map(|p| (p.name_str(), p.value_str().len()))
+            .collect();
+        assert_eq!(values, [("cseq", 1024), ("src", 1023), ("dst", 13)]);
+        assert!(pairs[1].value_str().starts_with("aé"));
+        assert_eq!(pairs[2].value_str(), "10.0.0.1:5060");
+    }
+
+    #[test]
+    fn metadata_pairs_share_one_buffer_and_skip_empty_and_repeated_names() {
+        let mut md = Metadata::default();
+        md.push(meta::CALL_ID, "a@h");
+        md.push(meta::CORRELATION, "");
+        md.push(meta::CORRELATION, "b@h");
+        md.push(meta::CORRELATION, "c@h");
+        md.push_with(meta::STATUS, |_| {});
+        md.push_with(meta::STATUS, |b| b.extend_from_slice(b"180"));
+        let pairs = md.finish();
+        let got: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|p| (p.name_str(), p.value_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [("call_id", "a@h"), ("correlation", "b@h"), ("status", "180")]
+        );
+        // One buffer behind every value.
+        let base = pairs[0].value.as_ptr();
+        assert_eq!(pairs[1].value.as_ptr(), base.wrapping_add(3));
+        assert_eq!(pairs[2].value.as_ptr(), base.wrapping_add(6));
     }
 }

@@ -6,6 +6,14 @@
 //! and pins an old prost, and a build script with protoc would be a heavy price for
 //! four small messages. Field numbers are the upstream ones; the unit tests pin the
 //! exact bytes.
+//!
+//! An entry's line and its metadata are `bytes::Bytes` where upstream says
+//! `string` (the two are the same on the wire: length-delimited): a SIP line is
+//! the record's own message, shared rather than copied; metadata names are
+//! static; an entry's values share one buffer. With `String` fields every
+//! entry cost about twenty allocations and a copy of the message. Lines and
+//! values are always UTF-8 when callweave writes them; [`EntryAdapter::line_str`]
+//! reads one back.
 
 use prost::Message;
 
@@ -46,9 +54,9 @@ pub struct EntryAdapter {
     /// When it happened.
     #[prost(message, optional, tag = "1")]
     pub timestamp: Option<Timestamp>,
-    /// The line.
-    #[prost(string, tag = "2")]
-    pub line: String,
+    /// The line (UTF-8; `string` upstream).
+    #[prost(bytes = "bytes", tag = "2")]
+    pub line: bytes::Bytes,
     /// Structured metadata: high-cardinality key/values stored beside the line.
     #[prost(message, repeated, tag = "3")]
     pub structured_metadata: Vec<LabelPairAdapter>,
@@ -60,12 +68,32 @@ pub struct EntryAdapter {
 /// `logproto.LabelPairAdapter`.
 #[derive(Clone, PartialEq, Eq, Message)]
 pub struct LabelPairAdapter {
-    /// Name (`[a-zA-Z_][a-zA-Z0-9_]*`).
-    #[prost(string, tag = "1")]
-    pub name: String,
-    /// Value.
-    #[prost(string, tag = "2")]
-    pub value: String,
+    /// Name (`[a-zA-Z_][a-zA-Z0-9_]*`; `string` upstream).
+    #[prost(bytes = "bytes", tag = "1")]
+    pub name: bytes::Bytes,
+    /// Value (UTF-8; `string` upstream).
+    #[prost(bytes = "bytes", tag = "2")]
+    pub value: bytes::Bytes,
+}
+
+impl LabelPairAdapter {
+    /// A pair from text.
+    pub fn new(name: &str, value: &str) -> Self {
+        Self {
+            name: bytes::Bytes::copy_from_slice(name.as_bytes()),
+            value: bytes::Bytes::copy_from_slice(value.as_bytes()),
+        }
+    }
+
+    /// The name as text (empty if it is not UTF-8).
+    pub fn name_str(&self) -> &str {
+        std::str::from_utf8(&self.name).unwrap_or_default()
+    }
+
+    /// The value as text (empty if it is not UTF-8).
+    pub fn value_str(&self) -> &str {
+        std::str::from_utf8(&self.value).unwrap_or_default()
+    }
 }
 
 /// `google.protobuf.Timestamp`.
@@ -103,12 +131,17 @@ impl EntryAdapter {
         self.timestamp.map_or(0, Timestamp::as_nanos)
     }
 
+    /// The line as text (empty if it is not UTF-8, which callweave never writes).
+    pub fn line_str(&self) -> &str {
+        std::str::from_utf8(&self.line).unwrap_or_default()
+    }
+
     /// A structured-metadata value by name.
     pub fn metadata(&self, name: &str) -> Option<&str> {
         self.structured_metadata
             .iter()
-            .find(|p| p.name == name)
-            .map(|p| p.value.as_str())
+            .find(|p| p.name == name.as_bytes())
+            .map(LabelPairAdapter::value_str)
     }
 }
 
@@ -148,11 +181,32 @@ pub fn decode_push_body(body: &[u8]) -> Result<PushRequest, Error> {
             offset: 0,
             reason: e.to_string(),
         })?;
-    PushRequest::decode(raw.as_slice()).map_err(|e| Error::Wire {
+    let req = PushRequest::decode(raw.as_slice()).map_err(|e| Error::Wire {
         kind: WireErrorKind::Protobuf,
         offset: 0,
         reason: e.to_string(),
-    })
+    })?;
+    // Upstream's fields are `string`: text that is not UTF-8 is refused, as a
+    // decoder generated from push.proto would.
+    for entry in req.streams.iter().flat_map(|s| &s.entries) {
+        let texts = std::iter::once(("line", &entry.line)).chain(
+            entry
+                .structured_metadata
+                .iter()
+                .chain(&entry.parsed)
+                .flat_map(|p| [("label name", &p.name), ("label value", &p.value)]),
+        );
+        for (what, text) in texts {
+            if let Err(e) = std::str::from_utf8(text) {
+                return Err(Error::Wire {
+                    kind: WireErrorKind::Protobuf,
+                    offset: 0,
+                    reason: format!("{what} is not UTF-8: {e}"),
+                });
+            }
+        }
+    }
+    Ok(req)
 }
 
 #[cfg(test)]
@@ -170,10 +224,7 @@ mod tests {
                         nanos: 2,
                     }),
                     line: "x".into(),
-                    structured_metadata: vec![LabelPairAdapter {
-                        name: "k".into(),
-                        value: "v".into(),
-                    }],
+                    structured_metadata: vec![LabelPairAdapter::new("k", "v")],
                     parsed: vec![],
                 }],
                 hash: 0,
@@ -205,6 +256,35 @@ mod tests {
             want
         );
         assert_eq!(decode_push_body(&body).unwrap(), req);
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_refused_as_upstream_strings_are() {
+        let entry = |line: &'static [u8], value: &'static [u8]| PushRequest {
+            streams: vec![StreamAdapter {
+                labels: "{a=\"b\"}".into(),
+                entries: vec![EntryAdapter {
+                    timestamp: None,
+                    line: bytes::Bytes::from_static(line),
+                    structured_metadata: vec![LabelPairAdapter {
+                        name: bytes::Bytes::from_static(b"k"),
+                        value: bytes::Bytes::from_static(value),
+                    }],
+                    parsed: vec![],
+                }],
+                hash: 0,
+            }],
+            format: String::new(),
+        };
+        let decode = |req: &PushRequest| decode_push_body(&encode_push_body(req).unwrap().0);
+        assert!(decode(&entry("é".as_bytes(), b"v")).is_ok());
+        for (req, what) in [
+            (entry(b"\xe9t\xe9", b"v"), "line"),
+            (entry(b"x", b"\xff"), "label value"),
+        ] {
+            let err = decode(&req).unwrap_err().to_string();
+            assert!(err.contains(&format!("{what} is not UTF-8")), "{err}");
+        }
     }
 
     #[test]

@@ -86,7 +86,7 @@ fn expected(recs: &[Record]) -> BTreeMap<(i64, String), usize> {
     let mut m = BTreeMap::new();
     for r in recs {
         let (_, e) = entry_for(r, None);
-        *m.entry((e.ts_nanos(), e.line)).or_default() += 1;
+        *m.entry((e.ts_nanos(), e.line_str().to_owned())).or_default() += 1;
     }
     m
 }
@@ -94,7 +94,7 @@ fn expected(recs: &[Record]) -> BTreeMap<(i64, String), usize> {
 fn received(fake: &FakeLoki) -> BTreeMap<(i64, String), usize> {
     let mut m = BTreeMap::new();
     for (_, e) in fake.entries() {
-        *m.entry((e.ts_nanos(), e.line)).or_default() += 1;
+        *m.entry((e.ts_nanos(), e.line_str().to_owned())).or_default() += 1;
     }
     m
 }
@@ -192,8 +192,8 @@ async fn batches_by_size_with_low_cardinality_labels_and_ordered_streams() {
         .iter()
         .find(|(l, e)| {
             l.contains("source=\"sip\"")
-                && e.line.starts_with("INVITE sip:1000@127.0.0.1:5090")
-                && e.line.contains("Call-ID: 1-4274@127.0.0.1\r\n")
+                && e.line_str().starts_with("INVITE sip:1000@127.0.0.1:5090")
+                && e.line_str().contains("Call-ID: 1-4274@127.0.0.1\r\n")
         })
         .map(|(_, e)| e)
         .unwrap();
@@ -206,7 +206,7 @@ async fn batches_by_size_with_low_cardinality_labels_and_ordered_streams() {
     let ringing = entries
         .iter()
         .find(|(_, e)| {
-            e.line.starts_with("SIP/2.0 180 Ringing")
+            e.line_str().starts_with("SIP/2.0 180 Ringing")
                 && e.metadata("call_id") == Some("1-4274@127.0.0.1")
         })
         .map(|(_, e)| e)
@@ -229,7 +229,7 @@ async fn batches_by_size_with_low_cardinality_labels_and_ordered_streams() {
         bridge.metadata("call_id"),
         Some(calls[0].a_call_id.as_str())
     );
-    let json: serde_json::Value = serde_json::from_str(&bridge.line).unwrap();
+    let json: serde_json::Value = serde_json::from_str(bridge.line_str()).unwrap();
     assert_eq!(json["Event-Name"], "CHANNEL_BRIDGE");
     assert_eq!(json["Unique-ID"], calls[0].a_uuid.as_str());
 }

@@ -101,7 +101,7 @@ async fn trace_expands_ids_across_two_nodes_with_pagination() {
         .filter(|r| is_call(r))
         .map(|r| {
             let (_, e) = callweave_loki::entry_for(r, None);
-            (r.node.to_string(), e.ts_nanos(), e.line)
+            (r.node.to_string(), e.ts_nanos(), e.line_str().to_owned())
         })
         .collect();
     let got: Vec<(String, i64, String)> = trace

@@ -462,18 +462,19 @@ fn query(req: Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
         let md: BTreeMap<String, String> = e
             .structured_metadata
             .iter()
-            .map(|p| (p.name.clone(), p.value.clone()))
+            .map(|p| (p.name_str().to_owned(), p.value_str().to_owned()))
             .collect();
         let ts = e.ts_nanos().to_string();
+        let line = e.line_str();
         let value = if categorize {
             if md.is_empty() {
-                serde_json::json!([ts, e.line])
+                serde_json::json!([ts, line])
             } else {
-                serde_json::json!([ts, e.line, {"structuredMetadata": md}])
+                serde_json::json!([ts, line, {"structuredMetadata": md}])
             }
         } else {
             labels.extend(md);
-            serde_json::json!([ts, e.line])
+            serde_json::json!([ts, line])
         };
         streams.entry(labels).or_default().push(value);
     }
