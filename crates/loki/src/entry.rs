@@ -488,7 +488,11 @@ mod tests {
             .collect();
         assert_eq!(
             got,
-            [("call_id", "a@h"), ("correlation", "b@h"), ("status", "180")]
+            [
+                ("call_id", "a@h"),
+                ("correlation", "b@h"),
+                ("status", "180")
+            ]
         );
         // One buffer behind every value.
         let base = pairs[0].value.as_ptr();

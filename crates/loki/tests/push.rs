@@ -86,7 +86,8 @@ fn expected(recs: &[Record]) -> BTreeMap<(i64, String), usize> {
     let mut m = BTreeMap::new();
     for r in recs {
         let (_, e) = entry_for(r, None);
-        *m.entry((e.ts_nanos(), e.line_str().to_owned())).or_default() += 1;
+        *m.entry((e.ts_nanos(), e.line_str().to_owned()))
+            .or_default() += 1;
     }
     m
 }
@@ -94,7 +95,8 @@ fn expected(recs: &[Record]) -> BTreeMap<(i64, String), usize> {
 fn received(fake: &FakeLoki) -> BTreeMap<(i64, String), usize> {
     let mut m = BTreeMap::new();
     for (_, e) in fake.entries() {
-        *m.entry((e.ts_nanos(), e.line_str().to_owned())).or_default() += 1;
+        *m.entry((e.ts_nanos(), e.line_str().to_owned()))
+            .or_default() += 1;
     }
     m
 }
