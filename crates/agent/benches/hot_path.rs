@@ -44,6 +44,20 @@ fn bench(c: &mut Criterion) {
     let packet = invite();
     let converter = SipConverter::new(&callweave_agent::config::default_correlation_headers());
     let peer = "127.0.0.1:9999".parse().unwrap();
+    // A fixed amount of work and nothing else, for instruction counts
+    // (`valgrind --tool=callgrind`): `CW_BENCH_INGEST_ROUNDS=N` ingests the
+    // packet N times, dropping each record, and exits.
+    if let Some(n) = std::env::var("CW_BENCH_INGEST_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        for _ in 0..n {
+            let hep = callweave_hep::decode(black_box(packet.clone())).unwrap();
+            drop(black_box(converter.convert(&hep, peer).unwrap()));
+        }
+        eprintln!("{n} packets ingested");
+        return;
+    }
     c.bench_function("ingest_invite_decode_parse_record", |b| {
         b.iter(|| {
             let hep = callweave_hep::decode(black_box(packet.clone())).unwrap();
