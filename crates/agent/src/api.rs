@@ -283,7 +283,7 @@ impl From<&Record> for RecordView {
                 v.summary = match (&s.method, s.status) {
                     (Some(m), _) => match &s.request_uri {
                         Some(uri) => format!("{m} {uri}"),
-                        None => m.clone(),
+                        None => m.to_string(),
                     },
                     (None, Some(code)) => {
                         let reason = s.reason.as_deref().unwrap_or_default();

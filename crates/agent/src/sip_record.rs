@@ -43,24 +43,24 @@ impl SipConverter {
         let mut rec = SipRecord::new(src, dst, transport, CallId::new(clip(msg.call_id)));
         match msg.start {
             callweave_sip::StartLine::Request { method, uri } => {
-                rec.method = Some(method.as_str().to_owned());
-                rec.request_uri = Some(clip(uri).to_owned());
+                rec.method = Some(method.as_str().into());
+                rec.request_uri = Some(clip(uri).into());
             }
             callweave_sip::StartLine::Response { code, reason } => {
                 rec.status = Some(code);
-                rec.reason = Some(clip(reason).to_owned());
+                rec.reason = Some(clip(reason).into());
             }
         }
         rec.from = msg.from.map(name_addr).unwrap_or_default();
         rec.to = msg.to.map(name_addr).unwrap_or_default();
         rec.cseq = msg.cseq.map(|c| CSeq {
             seq: c.seq,
-            method: c.method.as_str().to_owned(),
+            method: c.method.as_str().into(),
         });
-        rec.via_branch = msg.via.and_then(|v| v.branch).map(|b| clip(b).to_owned());
-        rec.user_agent = msg.user_agent.or(msg.server).map(|s| clip(s).to_owned());
-        rec.reason_header = msg.reason.map(|s| clip(s).to_owned());
-        rec.pai = msg.p_asserted_identity.map(|p| clip(p.uri).to_owned());
+        rec.via_branch = msg.via.and_then(|v| v.branch).map(|b| clip(b).into());
+        rec.user_agent = msg.user_agent.or(msg.server).map(|s| clip(s).into());
+        rec.reason_header = msg.reason.map(|s| clip(s).into());
+        rec.pai = msg.p_asserted_identity.map(|p| clip(p.uri).into());
         rec.correlation = msg
             .correlation_id
             .map(str::trim)
@@ -74,20 +74,20 @@ impl SipConverter {
             .map(|c| CorrelationId::new(clip(&c)));
         rec.capture_agent_id = packet.capture_id;
         rec.sdp = msg.sdp().map(|s| SdpSummary {
-            connection: s.connection.map(str::to_owned),
+            connection: s.connection.map(Into::into),
             media: s
                 .media
                 .iter()
                 .map(|m| SdpMedia {
-                    kind: m.media.to_owned(),
+                    kind: m.media.into(),
                     port: m.port,
                     codecs: m
                         .formats
                         .iter()
                         .map(|f| match (f.encoding, f.clock_rate) {
-                            (Some(e), Some(r)) => format!("{e}/{r}"),
-                            (Some(e), None) => e.to_owned(),
-                            (None, _) => f.id.to_owned(),
+                            (Some(e), Some(r)) => compact_str::format_compact!("{e}/{r}"),
+                            (Some(e), None) => e.into(),
+                            (None, _) => f.id.into(),
                         })
                         .collect(),
                 })
@@ -116,10 +116,10 @@ fn refine_transport(t: Transport, via: Option<&str>) -> Transport {
 
 fn name_addr(n: callweave_sip::NameAddr<'_>) -> NameAddr {
     NameAddr {
-        display: n.display_name.map(|s| clip(s).to_owned()),
-        user: n.user.map(|s| clip(s).to_owned()),
-        uri: clip(n.uri).to_owned(),
-        tag: n.tag.map(|s| clip(s).to_owned()),
+        display: n.display_name.map(|s| clip(s).into()),
+        user: n.user.map(|s| clip(s).into()),
+        uri: clip(n.uri).into(),
+        tag: n.tag.map(|s| clip(s).into()),
     }
 }
 

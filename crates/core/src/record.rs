@@ -22,6 +22,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 /// Microseconds since the Unix epoch (UTC).
@@ -371,15 +372,15 @@ fn serialize_addr<S: serde::Serializer>(addr: &SocketAddr, s: S) -> Result<S::Ok
 pub struct NameAddr {
     /// Display name, unquoted.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub display: Option<String>,
+    pub display: Option<CompactString>,
     /// The URI's user part (the number, usually).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
+    pub user: Option<CompactString>,
     /// The full URI, e.g. `sip:1000@127.0.0.1:5090`.
-    pub uri: String,
+    pub uri: CompactString,
     /// The `tag` parameter.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tag: Option<String>,
+    pub tag: Option<CompactString>,
 }
 
 /// A CSeq header.
@@ -388,7 +389,7 @@ pub struct CSeq {
     /// Sequence number.
     pub seq: u32,
     /// Method, e.g. `INVITE` (as written).
-    pub method: String,
+    pub method: CompactString,
 }
 
 /// A short summary of an SDP body.
@@ -396,7 +397,7 @@ pub struct CSeq {
 pub struct SdpSummary {
     /// Session-level `c=` address (as written: IP or host).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub connection: Option<String>,
+    pub connection: Option<CompactString>,
     /// One entry per `m=` line.
     pub media: Vec<SdpMedia>,
 }
@@ -405,11 +406,11 @@ pub struct SdpSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SdpMedia {
     /// `audio`, `video`, `image`, …
-    pub kind: String,
+    pub kind: CompactString,
     /// Media port (0 = disabled stream).
     pub port: u16,
     /// Codec names from `a=rtpmap` (or the payload numbers when unmapped), e.g. `PCMU/8000`.
-    pub codecs: Vec<String>,
+    pub codecs: Vec<CompactString>,
 }
 
 /// One SIP message.
@@ -427,16 +428,16 @@ pub struct SipRecord {
     pub transport: Transport,
     /// Request method (`INVITE`, …); `None` for responses.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub method: Option<String>,
+    pub method: Option<CompactString>,
     /// Request-URI; `None` for responses.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_uri: Option<String>,
+    pub request_uri: Option<CompactString>,
     /// Response status code; `None` for requests.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     /// Response reason phrase; `None` for requests.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<CompactString>,
     /// The Call-ID (empty when the message had none).
     pub call_id: CallId,
     /// From header.
@@ -448,16 +449,16 @@ pub struct SipRecord {
     pub cseq: Option<CSeq>,
     /// Branch parameter of the top Via.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub via_branch: Option<String>,
+    pub via_branch: Option<CompactString>,
     /// User-Agent (or Server, for responses).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_agent: Option<String>,
+    pub user_agent: Option<CompactString>,
     /// Reason header (e.g. `Q.850;cause=16;text="NORMAL_CLEARING"`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason_header: Option<String>,
+    pub reason_header: Option<CompactString>,
     /// P-Asserted-Identity header value.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pai: Option<String>,
+    pub pai: Option<CompactString>,
     /// Value of the first configured correlation header present (`X-CID`, …):
     /// the Call-ID of a related dialog, usually the A-leg.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -63,7 +63,7 @@ fn records() -> Vec<(Record, Option<String>)> {
             Transport::Udp,
             CallId::from(format!("{}-4274@127.0.0.1", i % 5 + 1)),
         );
-        s.method = raw.split(' ').next().map(str::to_owned);
+        s.method = raw.split(' ').next().map(Into::into);
         s.raw = Arc::from(raw.as_str());
         ts += 137;
         out.push((

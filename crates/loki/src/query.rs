@@ -122,17 +122,17 @@ impl LokiEntry {
                 .or_else(|| self.metadata(meta::STATUS).and_then(|c| c.parse().ok()));
             let reason: Vec<&str> = words.collect();
             if !reason.is_empty() {
-                s.reason = Some(reason.join(" "));
+                s.reason = Some(reason.join(" ").into());
             }
         } else {
-            s.method = words.next().map(str::to_owned);
-            s.request_uri = words.next().map(str::to_owned);
+            s.method = words.next().map(Into::into);
+            s.request_uri = words.next().map(Into::into);
         }
         s.cseq = self.metadata(meta::CSEQ).and_then(|c| {
             let (n, m) = c.split_once(' ')?;
             Some(CSeq {
                 seq: n.parse().ok()?,
-                method: m.to_owned(),
+                method: m.into(),
             })
         });
         s.correlation = self.metadata(meta::CORRELATION).map(CallId::from);

@@ -158,15 +158,15 @@ fn name_addr(v: &str) -> NameAddr {
     let user = uri
         .strip_prefix("sip:")
         .and_then(|u| u.split_once('@'))
-        .map(|(u, _)| u.to_owned());
+        .map(|(u, _)| u.into());
     let tag = v
         .split(";tag=")
         .nth(1)
-        .map(|t| t.split([';', '>']).next().unwrap().to_owned());
+        .map(|t| t.split([';', '>']).next().unwrap().into());
     NameAddr {
         display: None,
         user,
-        uri: uri.to_owned(),
+        uri: uri.into(),
         tag,
     }
 }
@@ -180,11 +180,11 @@ fn sip_record(src: std::net::SocketAddr, dst: std::net::SocketAddr, payload: &[u
     if let Some(rest) = start.strip_prefix("SIP/2.0 ") {
         let (code, reason) = rest.split_once(' ').unwrap();
         rec.status = Some(code.parse().unwrap());
-        rec.reason = Some(reason.to_owned());
+        rec.reason = Some(reason.into());
     } else {
         let mut p = start.split(' ');
-        rec.method = Some(p.next().unwrap().to_owned());
-        rec.request_uri = Some(p.next().unwrap().to_owned());
+        rec.method = Some(p.next().unwrap().into());
+        rec.request_uri = Some(p.next().unwrap().into());
     }
     for l in lines {
         let Some((k, v)) = l.split_once(':') else {
@@ -199,7 +199,7 @@ fn sip_record(src: std::net::SocketAddr, dst: std::net::SocketAddr, payload: &[u
                 let (n, m) = v.split_once(' ').unwrap();
                 rec.cseq = Some(CSeq {
                     seq: n.parse().unwrap(),
-                    method: m.trim().to_owned(),
+                    method: m.trim().into(),
                 });
             }
             "x-cid" => rec.correlation = Some(CallId::from(v)),

@@ -52,7 +52,7 @@ fuzz_target!(|data: &[u8]| {
         CallId::from(call_id.as_str()),
     );
     sip.method = Some(body.chars().take(12).collect());
-    sip.request_uri = Some(body.clone());
+    sip.request_uri = Some(body.as_str().into());
     sip.raw = Arc::from(body.as_str());
     let mut sip = Record::new(ts, node.as_str(), RecordKind::Sip(sip));
     let mut log = LogRecord::new(body.as_str());

@@ -141,15 +141,15 @@ fn name_addr(v: &str) -> NameAddr {
     let user = uri
         .strip_prefix("sip:")
         .and_then(|u| u.split_once('@'))
-        .map(|(u, _)| u.to_owned());
+        .map(|(u, _)| u.into());
     let tag = v
         .split(";tag=")
         .nth(1)
-        .map(|t| t.split(';').next().unwrap_or(t).to_owned());
+        .map(|t| t.split(';').next().unwrap_or(t).into());
     NameAddr {
         display: None,
         user,
-        uri: uri.to_owned(),
+        uri: uri.into(),
         tag,
     }
 }
@@ -169,10 +169,10 @@ pub fn sip_record(h: &Hep) -> Record {
     let start: Vec<&str> = lines[0].splitn(3, ' ').collect();
     if start[0] == "SIP/2.0" {
         s.status = start[1].parse().ok();
-        s.reason = start.get(2).map(|r| (*r).to_owned());
+        s.reason = start.get(2).map(|r| (*r).into());
     } else {
-        s.method = Some(start[0].to_owned());
-        s.request_uri = Some(start[1].to_owned());
+        s.method = Some(start[0].into());
+        s.request_uri = Some(start[1].into());
     }
     s.from = header(&lines, "from", "f")
         .map(name_addr)
@@ -182,7 +182,7 @@ pub fn sip_record(h: &Hep) -> Record {
         let (n, m) = v.split_once(' ')?;
         Some(CSeq {
             seq: n.parse().ok()?,
-            method: m.trim().to_owned(),
+            method: m.trim().into(),
         })
     });
     s.user_agent = header(&lines, "user-agent", "user-agent")
