@@ -3,14 +3,10 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use callweave_core::record::{
-    CSeq, CallId, CorrelationId, NameAddr, SdpMedia, SdpSummary, SipRecord, Transport,
-};
+use callweave_core::clip;
+use callweave_core::record::{CallId, CorrelationId, SipRecord, Transport};
 use callweave_hep::HepPacket;
 use callweave_sip::{Method, Parser};
-
-/// Longest value kept from a header; longer ones are cut (a record is not a dump).
-const MAX_FIELD: usize = 1024;
 
 /// A configured SIP parser producing records.
 #[derive(Debug, Clone)]
@@ -40,27 +36,8 @@ impl SipConverter {
             Some(p) => refine_transport(Transport::from_ip_proto(p), msg.via.map(|v| v.transport)),
             None => Transport::Udp,
         };
-        let mut rec = SipRecord::new(src, dst, transport, CallId::new(clip(msg.call_id)));
-        match msg.start {
-            callweave_sip::StartLine::Request { method, uri } => {
-                rec.method = Some(method.as_str().into());
-                rec.request_uri = Some(clip(uri).into());
-            }
-            callweave_sip::StartLine::Response { code, reason } => {
-                rec.status = Some(code);
-                rec.reason = Some(clip(reason).into());
-            }
-        }
-        rec.from = msg.from.map(name_addr).unwrap_or_default();
-        rec.to = msg.to.map(name_addr).unwrap_or_default();
-        rec.cseq = msg.cseq.map(|c| CSeq {
-            seq: c.seq,
-            method: c.method.as_str().into(),
-        });
-        rec.via_branch = msg.via.and_then(|v| v.branch).map(|b| clip(b).into());
-        rec.user_agent = msg.user_agent.or(msg.server).map(|s| clip(s).into());
-        rec.reason_header = msg.reason.map(|s| clip(s).into());
-        rec.pai = msg.p_asserted_identity.map(|p| clip(p.uri).into());
+        let mut rec = SipRecord::new(src, dst, transport, CallId::new(String::new()));
+        rec.apply_message(&msg);
         rec.correlation = msg
             .correlation_id
             .map(str::trim)
@@ -73,32 +50,14 @@ impl SipConverter {
             .filter(|c| !c.is_empty())
             .map(|c| CorrelationId::new(clip(&c)));
         rec.capture_agent_id = packet.capture_id;
-        rec.sdp = msg.sdp().map(|s| SdpSummary {
-            connection: s.connection.map(Into::into),
-            media: s
-                .media
-                .iter()
-                .map(|m| SdpMedia {
-                    kind: m.media.into(),
-                    port: m.port,
-                    codecs: m
-                        .formats
-                        .iter()
-                        .map(|f| match (f.encoding, f.clock_rate) {
-                            (Some(e), Some(r)) => compact_str::format_compact!("{e}/{r}"),
-                            (Some(e), None) => e.into(),
-                            (None, _) => f.id.into(),
-                        })
-                        .collect(),
-                })
-                .collect(),
-        });
         // `from_utf8` first: `from_utf8_lossy` walks `Utf8Chunks` even over
         // valid text, which is every message but a broken one.
         let bytes = msg.as_bytes();
-        rec.raw = match std::str::from_utf8(bytes) {
-            Ok(text) => Arc::from(text),
-            Err(_) => Arc::from(String::from_utf8_lossy(bytes)),
+        // A message that is not UTF-8 is kept with replacement characters,
+        // from which its fields could not be derived again as they were here.
+        (rec.raw, rec.fields_from_raw) = match std::str::from_utf8(bytes) {
+            Ok(text) => (Arc::from(text), true),
+            Err(_) => (Arc::from(String::from_utf8_lossy(bytes)), false),
         };
         Ok(rec)
     }
@@ -112,26 +71,6 @@ fn refine_transport(t: Transport, via: Option<&str>) -> Transport {
         (Transport::Tcp, Some(v)) if v.eq_ignore_ascii_case("tls") => Transport::Tls,
         (t, _) => t,
     }
-}
-
-fn name_addr(n: callweave_sip::NameAddr<'_>) -> NameAddr {
-    NameAddr {
-        display: n.display_name.map(|s| clip(s).into()),
-        user: n.user.map(|s| clip(s).into()),
-        uri: clip(n.uri).into(),
-        tag: n.tag.map(|s| clip(s).into()),
-    }
-}
-
-fn clip(s: &str) -> &str {
-    if s.len() <= MAX_FIELD {
-        return s;
-    }
-    let mut end = MAX_FIELD;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s.get(..end).unwrap_or_default()
 }
 
 /// The bounded metric label for a method name (`other` for unknown tokens).

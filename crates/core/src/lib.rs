@@ -137,8 +137,10 @@ pub mod graph;
 pub mod leg;
 pub mod link;
 pub mod record;
+mod sip_fields;
 
 pub use graph::{CallKey, CallState, CallSummary, Config, Correlator, CorrelatorStats, Ingested};
 pub use leg::{LegSummary, Outcome, Role};
 pub use link::{Link, Rule};
 pub use record::*;
+pub use sip_fields::{MAX_FIELD, clip};

@@ -476,6 +476,14 @@ pub struct SipRecord {
     /// index stores a message beside its record's JSON, not in it).
     #[serde(default, skip_serializing_if = "str::is_empty")]
     pub raw: Arc<str>,
+    /// True when the header fields above are exactly what
+    /// [`SipRecord::apply_message`] derives from `raw` (the listeners' records,
+    /// when the message is valid UTF-8). The index then stores the message and
+    /// only what it cannot say (addresses, transport, the correlation value,
+    /// HEP chunks), and derives the rest again when it reads the record. Not
+    /// serialised.
+    #[serde(skip)]
+    pub fields_from_raw: bool,
 }
 
 impl SipRecord {
@@ -503,6 +511,7 @@ impl SipRecord {
             capture_agent_id: None,
             sdp: None,
             raw: Arc::default(),
+            fields_from_raw: false,
         }
     }
 
