@@ -38,7 +38,10 @@ fn replicate(r: &Record, k: usize) -> Record {
     r.ts_micros += k as i64 * 1_000_000 % 80_000_000_000;
     match &mut r.kind {
         RecordKind::Sip(s) => {
-            s.call_id = suffix(&s.call_id, k);
+            let renamed = suffix(&s.call_id, k);
+            // The message says the same, so the record still derives from it.
+            s.raw = Arc::from(s.raw.replace(s.call_id.as_str(), renamed.as_str()));
+            s.call_id = renamed;
         }
         RecordKind::Channel(c) => {
             for u in [
@@ -69,6 +72,22 @@ fn replicate(r: &Record, k: usize) -> Record {
         }
     }
     r
+}
+
+/// The records as the agent's listeners make them: header fields derived from
+/// the message (so the index stores a SIP record as its message). With
+/// `CW_BENCH_STORED_JSON` set, the same records are stored whole as JSON
+/// instead, as before the message alone was stored: an A/B of the two.
+fn as_the_agent_makes_them(mut records: Vec<Record>) -> Vec<Record> {
+    let as_json = std::env::var_os("CW_BENCH_STORED_JSON").is_some();
+    for r in &mut records {
+        if let RecordKind::Sip(s) = &mut r.kind {
+            let raw = s.raw.clone();
+            s.derive_fields(raw).unwrap();
+            s.fields_from_raw = !as_json;
+        }
+    }
+    records
 }
 
 fn corpus(base: &[Record], n: usize) -> Vec<Record> {
@@ -152,11 +171,38 @@ fn index_steady(base: &[Record], name: &str, full_text: bool) {
         "index_steady/{name}: {n} records, commit every {every}, merges waited: {wall:.2?} wall, {cpu:.2?} CPU ({:.3} CPU-s per 100k records, incl. building the copies)",
         cpu.map_or(0.0, |c| c.as_secs_f64() * 100_000.0 / n as f64),
     );
+    let (store_bytes, all_bytes) = disk_use(dir.path());
+    eprintln!(
+        "index_steady/{name}: on disk {:.1} MiB, of which doc store {:.1} MiB ({:.0} bytes per record)",
+        all_bytes as f64 / 1048576.0,
+        store_bytes as f64 / 1048576.0,
+        store_bytes as f64 / n as f64,
+    );
+}
+
+/// Bytes of the doc-store files (`.store`) and of all files under `dir`.
+fn disk_use(dir: &std::path::Path) -> (u64, u64) {
+    let (mut store, mut all) = (0, 0);
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let (path, meta) = (e.path(), e.metadata().unwrap());
+            if meta.is_dir() {
+                stack.push(path);
+            } else {
+                all += meta.len();
+                if path.extension().is_some_and(|x| x == "store") {
+                    store += meta.len();
+                }
+            }
+        }
+    }
+    (store, all)
 }
 
 fn index(c: &mut Criterion) {
-    let all = common::all_records(SET);
-    let sip = common::hep_records(SET);
+    let all = as_the_agent_makes_them(common::all_records(SET));
+    let sip = as_the_agent_makes_them(common::hep_records(SET));
     if std::env::var_os("CW_BENCH_STEADY").is_some() {
         index_steady(&sip, "sip", true);
         if std::env::var_os("CW_BENCH_STEADY_SIP_ONLY").is_none() {
@@ -235,7 +281,7 @@ fn trace(c: &mut Criterion) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let all = common::all_records(SET);
+    let all = as_the_agent_makes_them(common::all_records(SET));
     let rows = common::calls_tsv(SET);
     let first_call = rows[0].a_call_id.clone();
     let copies = n.div_ceil(all.len());

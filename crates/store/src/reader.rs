@@ -502,11 +502,21 @@ fn decode_json<T: serde::de::DeserializeOwned>(p: &Part, json: &str) -> Result<T
 }
 
 /// A stored record: its JSON, and the SIP message when it was stored beside it
-/// (`DocBuilder::record_mut`) rather than inside it.
+/// (`DocBuilder::record_mut`) rather than inside it; or a SIP record stored as
+/// its message and what the message cannot say (`schema::StoredSip`).
 fn load_record(p: &Part, f: &Fields, addr: DocAddress) -> Result<Record> {
     let doc: TantivyDocument = p.searcher.doc(addr).map_err(|e| index_err(p, e))?;
     let mut values = doc.get_all(f.json).filter_map(|v| v.as_str());
-    let mut record: Record = decode_json(p, values.next().unwrap_or_default())?;
+    let first = values.next().unwrap_or_default();
+    if let Some(head) = first.strip_prefix(crate::schema::SIP_FROM_RAW) {
+        return crate::schema::sip_from_raw(head, values.next().unwrap_or_default()).map_err(
+            |source| StoreError::Decode {
+                partition: p.part.name.clone(),
+                source,
+            },
+        );
+    }
+    let mut record: Record = decode_json(p, first)?;
     if let (Some(raw), RecordKind::Sip(s)) = (values.next(), &mut record.kind)
         && s.raw.is_empty()
     {

@@ -21,7 +21,16 @@
 //! | `outcome` | | | ✓ | raw, indexed |
 //! | `summary` | (not written any more: never read, the API summarises a record itself; kept so older partitions open) | | | stored |
 //! | `text` | SIP head without boilerplate headers + SDP summary ([`sip_search_text`]) / event header values ([`esl_search_text`]) / log text | | | words of [`crate::tokenize`], indexed (documents only, not stored) |
-//! | `json` | the record (a SIP message may be a second value, see [`record_doc_split`]) | | the [`CallDoc`] | stored only |
+//! | `json` | a SIP record made from its message: [`SIP_FROM_RAW`] + [`StoredSip`], then the message; any other record as JSON (a SIP message may be a second value, see [`record_doc_split`]) | | the [`CallDoc`] | stored only |
+//!
+//! A SIP record whose header fields the listener derived from its message
+//! ([`SipRecord::fields_from_raw`](callweave_core::record::SipRecord::fields_from_raw))
+//! is stored as that message and what the message cannot say; the reader
+//! parses the message again ([`sip_from_raw`]), with the function the
+//! listener used, so the record read is the record written (checked over every
+//! SIP message of the bundled captures by the `stored_sip` test of the CLI
+//! crate). Records stored as JSON, including every one written before, read as
+//! they always did.
 //!
 //! Single-id records stay out of `edge`: an OPTIONS flood of 20 000 messages on one
 //! Call-ID then costs graph expansion nothing, and only the paginated record query
@@ -279,6 +288,9 @@ pub(crate) fn record_doc(
     full_text: bool,
 ) -> Result<TantivyDocument> {
     let mut doc = record_fields(f, record, call_key, full_text);
+    if add_sip_from_raw(f, &mut doc, record)? {
+        return Ok(doc);
+    }
     doc.add_text(
         f.json,
         serde_json::to_string(record).map_err(StoreError::Encode)?,
@@ -296,6 +308,9 @@ pub(crate) fn record_doc_split(
     full_text: bool,
 ) -> Result<TantivyDocument> {
     let mut doc = record_fields(f, record, call_key, full_text);
+    if add_sip_from_raw(f, &mut doc, record)? {
+        return Ok(doc);
+    }
     let raw = match &mut record.kind {
         RecordKind::Sip(s) if !s.raw.is_empty() => Some(std::mem::take(&mut s.raw)),
         _ => None,
@@ -309,6 +324,90 @@ pub(crate) fn record_doc_split(
         doc.add_text(f.json, &*raw);
     }
     Ok(doc)
+}
+
+/// Prefix of the first stored value of a SIP record kept as its message (see
+/// [`StoredSip`]); a record stored as JSON starts with `{`.
+pub(crate) const SIP_FROM_RAW: &str = "sip-raw/1 ";
+
+/// What a SIP record whose header fields derive from its message
+/// ([`SipRecord::fields_from_raw`](callweave_core::record::SipRecord::fields_from_raw))
+/// needs stored beside the message: the capture's side and the correlation
+/// header's value (which depends on the header names configured). Stored as
+/// [`SIP_FROM_RAW`] + JSON, the message as the second `json` value; the reader
+/// parses the message again for the rest ([`sip_from_raw`]). Against the whole
+/// record as JSON: no header value written, escaped, compressed and merged
+/// twice.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct StoredSip<'a> {
+    ts_micros: i64,
+    #[serde(borrow)]
+    node: std::borrow::Cow<'a, str>,
+    src: std::net::SocketAddr,
+    dst: std::net::SocketAddr,
+    transport: callweave_core::record::Transport,
+    #[serde(default, skip_serializing_if = "Option::is_none", borrow)]
+    correlation: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", borrow)]
+    hep_correlation: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    capture_agent_id: Option<u32>,
+}
+
+/// Stores `record` as [`StoredSip`] and its message when it is a SIP record
+/// whose fields derive from the message; `false` (nothing added) otherwise.
+fn add_sip_from_raw(f: &Fields, doc: &mut TantivyDocument, record: &Record) -> Result<bool> {
+    let RecordKind::Sip(s) = &record.kind else {
+        return Ok(false);
+    };
+    if !s.fields_from_raw || s.raw.is_empty() {
+        return Ok(false);
+    }
+    let stored = StoredSip {
+        ts_micros: record.ts_micros,
+        node: std::borrow::Cow::Borrowed(&record.node),
+        src: s.src,
+        dst: s.dst,
+        transport: s.transport,
+        correlation: s.correlation.as_ref().map(|c| c.as_str().into()),
+        hep_correlation: s.hep_correlation.as_ref().map(|c| c.as_str().into()),
+        capture_agent_id: s.capture_agent_id,
+    };
+    let mut buf = Vec::with_capacity(192);
+    buf.extend_from_slice(SIP_FROM_RAW.as_bytes());
+    serde_json::to_writer(&mut buf, &stored).map_err(StoreError::Encode)?;
+    // serde_json writes UTF-8; the fallback is never taken.
+    let head = String::from_utf8(buf)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    doc.add_text(f.json, head);
+    doc.add_text(f.json, &*s.raw);
+    Ok(true)
+}
+
+/// The record stored as [`StoredSip`] JSON (`head`, after the prefix) and its
+/// message: the header fields parsed from the message again, as the listener
+/// did. A message that no longer parses (it always did when stored) keeps the
+/// stored fields and the message.
+pub(crate) fn sip_from_raw(head: &str, raw: &str) -> serde_json::Result<Record> {
+    use callweave_core::record::{CallId, CorrelationId, SipRecord};
+    let stored: StoredSip<'_> = serde_json::from_str(head)?;
+    let mut sip = SipRecord::new(
+        stored.src,
+        stored.dst,
+        stored.transport,
+        CallId::new(String::new()),
+    );
+    sip.correlation = stored.correlation.map(|c| CallId::new(c.into_owned()));
+    sip.hep_correlation = stored
+        .hep_correlation
+        .map(|c| CorrelationId::new(c.into_owned()));
+    sip.capture_agent_id = stored.capture_agent_id;
+    let _ = sip.derive_fields(std::sync::Arc::from(raw));
+    Ok(Record::new(
+        stored.ts_micros,
+        std::sync::Arc::from(&*stored.node),
+        RecordKind::Sip(sip),
+    ))
 }
 
 /// `value` as JSON, written into a buffer sized for a SIP record's (about 600
@@ -773,5 +872,108 @@ mod tests {
         assert_eq!(Typed::parse(&t), Some(Typed::Ident(id)));
         assert_eq!(Typed::parse("k:abc"), Some(Typed::CallKey("abc".into())));
         assert_eq!(Typed::parse("x:abc"), None);
+    }
+
+    const INVITE: &str = "INVITE sip:1000@10.0.0.2:5060 SIP/2.0\r\n\
+        Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKq7Xy2\r\n\
+        From: \"Alice\" <sip:2000@10.0.0.1>;tag=from-tag-1\r\n\
+        To: <sip:1000@10.0.0.2>\r\n\
+        Call-ID: a84b4c76e66710@pc33\r\n\
+        CSeq: 1 INVITE\r\n\
+        Content-Type: application/sdp\r\n\
+        Content-Length: 52\r\n\r\n\
+        v=0\r\nc=IN IP4 10.0.0.50\r\nm=audio 16384 RTP/AVP 0\r\n";
+
+    fn derived_invite() -> Record {
+        let mut sip = SipRecord::new(
+            "10.0.0.1:5060".parse().unwrap(),
+            "[2001:db8::2]:5060".parse().unwrap(),
+            Transport::Tcp,
+            CallId::new(String::new()),
+        );
+        sip.correlation = Some(CallId::from("a-leg-7@10.0.0.9"));
+        sip.capture_agent_id = Some(2001);
+        sip.derive_fields(Arc::from(INVITE)).unwrap();
+        Record::new(1_700_000_000_123_456, "edge \"1\"", RecordKind::Sip(sip))
+    }
+
+    fn stored_values(doc: &TantivyDocument, f: &Fields) -> Vec<String> {
+        use tantivy::schema::Value as _;
+        doc.get_all(f.json)
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn a_sip_record_from_its_message_is_stored_as_the_message_and_what_it_cannot_say() {
+        let (_, f) = build_schema();
+        let record = derived_invite();
+        let doc = record_doc(&f, &record, None, true).unwrap();
+        let values = stored_values(&doc, &f);
+        assert_eq!(values.len(), 2);
+        let head = values[0].strip_prefix(SIP_FROM_RAW).expect("the prefix");
+        // Nothing the message says is written again.
+        for said in [
+            "from-tag-1",
+            "a84b4c76e66710",
+            "z9hG4bKq7Xy2",
+            "PCMU",
+            "Alice",
+        ] {
+            assert!(!head.contains(said), "{said} in {head}");
+        }
+        assert_eq!(values[1], INVITE);
+        let back = sip_from_raw(head, &values[1]).unwrap();
+        assert_eq!(back, record);
+        let RecordKind::Sip(s) = &back.kind else {
+            unreachable!()
+        };
+        assert_eq!(s.from.tag.as_deref(), Some("from-tag-1"));
+        assert_eq!(
+            s.correlation.as_ref().map(CallId::as_str),
+            Some("a-leg-7@10.0.0.9")
+        );
+        assert_eq!(s.dst, "[2001:db8::2]:5060".parse().unwrap());
+        // Both builders agree, and the split one leaves the record as it was.
+        let mut again = record.clone();
+        let split = record_doc_split(&f, &mut again, None, true).unwrap();
+        assert_eq!(stored_values(&split, &f), values);
+        assert_eq!(again, record);
+    }
+
+    #[test]
+    fn a_record_whose_fields_are_not_its_message_is_stored_whole() {
+        let (_, f) = build_schema();
+        let mut record = derived_invite();
+        let RecordKind::Sip(s) = &mut record.kind else {
+            unreachable!()
+        };
+        // Fields set by hand (tests, other producers) are not derived again.
+        s.fields_from_raw = false;
+        s.from.user = Some("someone-else".into());
+        let doc = record_doc(&f, &record, None, true).unwrap();
+        let values = stored_values(&doc, &f);
+        assert_eq!(values.len(), 1);
+        assert!(values[0].starts_with('{'));
+        assert!(values[0].contains("someone-else"));
+    }
+
+    #[test]
+    fn a_stored_message_that_no_longer_parses_keeps_what_was_stored() {
+        let (_, f) = build_schema();
+        let doc = record_doc(&f, &derived_invite(), None, true).unwrap();
+        let values = stored_values(&doc, &f);
+        let head = values[0].strip_prefix(SIP_FROM_RAW).unwrap();
+        let back = sip_from_raw(head, "not a SIP message").unwrap();
+        let RecordKind::Sip(s) = &back.kind else {
+            unreachable!()
+        };
+        assert_eq!(&*s.raw, "not a SIP message");
+        assert!(!s.fields_from_raw);
+        assert_eq!(s.capture_agent_id, Some(2001));
+        assert_eq!(s.method, None);
+        assert_eq!(back.ts_micros, 1_700_000_000_123_456);
+        assert_eq!(&*back.node, "edge \"1\"");
+        assert!(sip_from_raw("{\"ts_micros\":1}", INVITE).is_err());
     }
 }
