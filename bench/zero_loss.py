@@ -321,6 +321,7 @@ class Agent:
             lines.append(f"{k} = {json.dumps(v)}")
         lines += [
             "[store]", f'data_dir = "{self.dir}/data"',
+            f"full_text = {'true' if args.full_text else 'false'}",
             "[http]", f'listen = "{self.http}"',
         ]
         if args.loki:
@@ -777,6 +778,8 @@ def main():
     ap.add_argument("--agent-http-port", type=int, default=19070)
     ap.add_argument("--esl-port", type=int, default=18021)
     ap.add_argument("--loki", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--full-text", action=argparse.BooleanOptionalAction, default=True,
+                    help="index every record's full text (store.full_text); --no-full-text measures without it")
     ap.add_argument("--loki-addr", default="127.0.0.1:13100")
     ap.add_argument("--trace-queries", type=int, default=200)
     ap.add_argument("--active-calls", type=int, default=100000)
@@ -812,7 +815,9 @@ def main():
         old_rmem = subprocess.run(["sysctl", "-n", "net.core.rmem_max"], capture_output=True, text=True).stdout.strip()
         subprocess.run(["sysctl", "-qw", f"net.core.rmem_max={args.rmem_max}"], check=True)
         atexit.register(lambda: subprocess.run(["sysctl", "-qw", f"net.core.rmem_max={old_rmem}"]))
-    results.setdefault("machine_runs", []).append(machine())
+    run = machine()
+    run["agent_settings"] = {"loki": args.loki, "full_text": args.full_text}
+    results.setdefault("machine_runs", []).append(run)
     save()
 
     loki = None
