@@ -336,6 +336,10 @@ class Agent:
         self.pid = self.proc.pid
         if not wait_http(f"http://{self.http}/healthz", 30) or not wait_udp_bound(self.hep_port):
             raise RuntimeError(f"agent did not start, see {self.dir}/agent.log")
+        # Another process on these ports answers /healthz too: measure this one.
+        time.sleep(0.5)
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"agent exited ({self.proc.returncode}), ports taken? see {self.dir}/agent.log")
         self.rss = RssSampler(lambda: [self.pid])
 
     def metrics(self):
