@@ -932,6 +932,7 @@ def overload(args, zl):
         == sum(v for k, v in d["dropped"].items() if k in RECORD_STAGES),
         "cpu_cores": round(delta(s0, s1)["cpu_seconds"] / max(s1["time"] - s0["time"], 1e-9), 3),
         "rss_peak_mib": round(agent.rss.peak / 2**20, 1),
+        "rss_anon_peak_mib": round(agent.rss.peak_anon / 2**20, 1),
         "healthz": dict(health), "alive": agent.alive(),
     }
     log(f"overload: {res['overload']}")
