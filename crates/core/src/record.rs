@@ -183,24 +183,37 @@ impl Record {
     /// (duplicates possible). Useful for indexing.
     pub fn identifiers(&self) -> Vec<Ident> {
         let mut out = Vec::new();
-        let mut call = |c: &CallId| {
+        self.for_each_identifier(|kind, id| {
+            out.push(match kind {
+                IdentKind::Call => Ident::Call(CallId::from(id)),
+                IdentKind::Channel => Ident::Channel(ChannelUuid::from(id)),
+            });
+        });
+        out
+    }
+
+    /// Calls `f` with every non-empty identifier this record carries, borrowed,
+    /// in the order of [`Record::identifiers`] (duplicates possible): the index
+    /// writes them into a document without an owned copy of each.
+    pub fn for_each_identifier<'a>(&'a self, mut f: impl FnMut(IdentKind, &'a str)) {
+        let mut call = |c: &'a str| {
             if !c.is_empty() {
-                out.push(Ident::Call(c.clone()));
+                f(IdentKind::Call, c);
             }
         };
         match &self.kind {
             RecordKind::Sip(s) => {
-                call(&s.call_id);
+                call(s.call_id.as_str());
                 if let Some(c) = &s.correlation {
-                    call(c);
+                    call(c.as_str());
                 }
                 if let Some(c) = &s.hep_correlation {
-                    call(&CallId(c.0.clone()));
+                    call(c.as_str());
                 }
             }
             RecordKind::Channel(c) => {
                 if let Some(id) = &c.sip_call_id {
-                    call(id);
+                    call(id.as_str());
                 }
                 for u in [
                     &c.unique_id,
@@ -213,23 +226,31 @@ impl Record {
                 .flatten()
                 {
                     if !u.is_empty() {
-                        out.push(Ident::Channel(u.clone()));
+                        f(IdentKind::Channel, u.as_str());
                     }
                 }
             }
             RecordKind::Log(l) => {
                 if let Some(id) = &l.call_id_hint {
-                    call(id);
+                    call(id.as_str());
                 }
                 for u in [&l.uuid, &l.peer_uuid].into_iter().flatten() {
                     if !u.is_empty() {
-                        out.push(Ident::Channel(u.clone()));
+                        f(IdentKind::Channel, u.as_str());
                     }
                 }
             }
         }
-        out
     }
+}
+
+/// Which kind of identifier a borrowed one is ([`Record::for_each_identifier`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IdentKind {
+    /// A SIP Call-ID (or a correlation value naming one).
+    Call,
+    /// A FreeSWITCH channel UUID.
+    Channel,
 }
 
 /// Any identifier a call can be found by.

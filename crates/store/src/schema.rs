@@ -38,7 +38,7 @@
 
 use std::fmt::Write as _;
 
-use callweave_core::record::{Ident, Record, RecordKind};
+use callweave_core::record::{Ident, IdentKind, Record, RecordKind};
 use tantivy::TantivyDocument;
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, Schema, TextFieldIndexing, TextOptions,
@@ -256,27 +256,51 @@ impl Typed {
     }
 }
 
-/// The distinct look-up strings of a record (identifiers and call key) and their
-/// typed forms.
-pub(crate) fn record_ids(record: &Record, call_key: Option<&str>) -> (Vec<String>, Vec<String>) {
-    let mut plain: Vec<String> = Vec::new();
-    let mut typed: Vec<String> = Vec::new();
-    for id in record.identifiers() {
-        let t = typed_ident(&id);
-        if !typed.contains(&t) {
-            typed.push(t);
+/// Adds a record's look-up terms: its distinct identifiers and call key to
+/// `id` (and to `edge` when there are two or more), their typed forms to `idt`.
+/// Borrowed from the record and written through one scratch buffer: no owned
+/// copy of each identifier before tantivy copies it.
+fn add_record_ids(f: &Fields, doc: &mut TantivyDocument, record: &Record, call_key: Option<&str>) {
+    // A record names at most six identifiers (an event: its Call-ID and five
+    // channel UUIDs), and the call key.
+    let mut plain: Vec<&str> = Vec::with_capacity(8);
+    let mut typed: Vec<(IdentKind, &str)> = Vec::with_capacity(8);
+    record.for_each_identifier(|kind, id| {
+        if !typed.contains(&(kind, id)) {
+            typed.push((kind, id));
         }
-        if !plain.iter().any(|p| p == id.as_str()) {
-            plain.push(id.as_str().to_owned());
+        if !plain.contains(&id) {
+            plain.push(id);
+        }
+    });
+    let key = call_key.filter(|k| !k.is_empty());
+    if let Some(k) = key
+        && !plain.contains(&k)
+    {
+        plain.push(k);
+    }
+    if plain.len() >= 2 {
+        for p in &plain {
+            doc.add_text(f.edge, p);
         }
     }
-    if let Some(k) = call_key.filter(|k| !k.is_empty()) {
-        typed.push(format!("{PREFIX_CALL_KEY}{k}"));
-        if !plain.iter().any(|p| p == k) {
-            plain.push(k.to_owned());
-        }
+    for p in &plain {
+        doc.add_text(f.id, p);
     }
-    (plain, typed)
+    let mut buf = String::with_capacity(96);
+    let typed = typed.iter().map(|&(kind, id)| {
+        let prefix = match kind {
+            IdentKind::Call => PREFIX_CALL_ID,
+            IdentKind::Channel => PREFIX_UUID,
+        };
+        (prefix, id)
+    });
+    for (prefix, id) in typed.chain(key.map(|k| (PREFIX_CALL_KEY, k))) {
+        buf.clear();
+        buf.push_str(prefix);
+        buf.push_str(id);
+        doc.add_text(f.idt, &buf);
+    }
 }
 
 /// Builds the document for one record (its `seq` is added by the writer), the
@@ -433,18 +457,7 @@ fn record_fields(
     doc.add_text(f.kind, record.source());
     doc.add_text(f.node, &*record.node);
 
-    let (plain, typed) = record_ids(record, call_key);
-    if plain.len() >= 2 {
-        for p in &plain {
-            doc.add_text(f.edge, p);
-        }
-    }
-    for p in &plain {
-        doc.add_text(f.id, p);
-    }
-    for t in &typed {
-        doc.add_text(f.idt, t);
-    }
+    add_record_ids(f, &mut doc, record, call_key);
 
     match &record.kind {
         RecordKind::Sip(s) => {
@@ -975,5 +988,48 @@ mod tests {
         assert_eq!(back.ts_micros, 1_700_000_000_123_456);
         assert_eq!(&*back.node, "edge \"1\"");
         assert!(sip_from_raw("{\"ts_micros\":1}", INVITE).is_err());
+    }
+
+    #[test]
+    fn a_records_look_up_terms_are_its_distinct_ids_and_call_key() {
+        use callweave_core::record::{ChannelRecord, ChannelUuid};
+        let (_, f) = build_schema();
+        let texts = |doc: &TantivyDocument, field: Field| -> Vec<String> {
+            use tantivy::schema::Value as _;
+            doc.get_all(field)
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        };
+        // A correlation value equal to the Call-ID and a call key equal to it:
+        // one id, no edge, a typed Call-ID and a typed key.
+        let mut sip = SipRecord::new(
+            "10.0.0.1:5060".parse().unwrap(),
+            "10.0.0.2:5060".parse().unwrap(),
+            Transport::Udp,
+            CallId::from("c1@h"),
+        );
+        sip.correlation = Some(CallId::from("c1@h"));
+        let sip = Record::new(1, "n", RecordKind::Sip(sip));
+        let doc = record_doc(&f, &sip, Some("c1@h"), false).unwrap();
+        assert_eq!(texts(&doc, f.id), ["c1@h"]);
+        assert!(texts(&doc, f.edge).is_empty());
+        assert_eq!(texts(&doc, f.idt), ["c:c1@h", "k:c1@h"]);
+        // An event naming a Call-ID and two channels (one twice), another key.
+        let event = ChannelRecord {
+            sip_call_id: Some(CallId::from("c1@h")),
+            unique_id: Some(ChannelUuid::from("u-a")),
+            other_leg_unique_id: Some(ChannelUuid::from("u-b")),
+            channel_call_uuid: Some(ChannelUuid::from("u-a")),
+            ..Default::default()
+        };
+        let event = Record::new(2, "n", RecordKind::Channel(event));
+        let doc = record_doc(&f, &event, Some("k9"), false).unwrap();
+        let plain = ["c1@h", "u-a", "u-b", "k9"];
+        assert_eq!(texts(&doc, f.id), plain);
+        assert_eq!(texts(&doc, f.edge), plain);
+        assert_eq!(texts(&doc, f.idt), ["c:c1@h", "u:u-a", "u:u-b", "k:k9"]);
+        // No key: nothing typed for it.
+        let doc = record_doc(&f, &event, Some(""), false).unwrap();
+        assert_eq!(texts(&doc, f.idt), ["c:c1@h", "u:u-a", "u:u-b"]);
     }
 }
