@@ -222,9 +222,18 @@ fn build(version: SchemaVersion, text_positions: bool) -> (Schema, Fields) {
 
 /// The typed form of an identifier as stored in `idt`/`la`/`lb`.
 pub(crate) fn typed_ident(id: &Ident) -> String {
-    match id {
-        Ident::Call(c) => format!("{PREFIX_CALL_ID}{}", c.as_str()),
-        Ident::Channel(u) => format!("{PREFIX_UUID}{}", u.as_str()),
+    let kind = match id {
+        Ident::Call(_) => IdentKind::Call,
+        Ident::Channel(_) => IdentKind::Channel,
+    };
+    format!("{}{}", typed_prefix(kind), id.as_str())
+}
+
+/// The prefix of an identifier's typed form.
+fn typed_prefix(kind: IdentKind) -> &'static str {
+    match kind {
+        IdentKind::Call => PREFIX_CALL_ID,
+        IdentKind::Channel => PREFIX_UUID,
     }
 }
 
@@ -288,13 +297,7 @@ fn add_record_ids(f: &Fields, doc: &mut TantivyDocument, record: &Record, call_k
         doc.add_text(f.id, p);
     }
     let mut buf = String::with_capacity(96);
-    let typed = typed.iter().map(|&(kind, id)| {
-        let prefix = match kind {
-            IdentKind::Call => PREFIX_CALL_ID,
-            IdentKind::Channel => PREFIX_UUID,
-        };
-        (prefix, id)
-    });
+    let typed = typed.iter().map(|&(kind, id)| (typed_prefix(kind), id));
     for (prefix, id) in typed.chain(key.map(|k| (PREFIX_CALL_KEY, k))) {
         buf.clear();
         buf.push_str(prefix);
@@ -397,12 +400,7 @@ fn add_sip_from_raw(f: &Fields, doc: &mut TantivyDocument, record: &Record) -> R
         hep_correlation: s.hep_correlation.as_ref().map(|c| c.as_str().into()),
         capture_agent_id: s.capture_agent_id,
     };
-    let mut buf = Vec::with_capacity(192);
-    buf.extend_from_slice(SIP_FROM_RAW.as_bytes());
-    serde_json::to_writer(&mut buf, &stored).map_err(StoreError::Encode)?;
-    // serde_json writes UTF-8; the fallback is never taken.
-    let head = String::from_utf8(buf)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    let head = to_json_after(SIP_FROM_RAW, &stored, 192).map_err(StoreError::Encode)?;
     doc.add_text(f.json, head);
     doc.add_text(f.json, &*s.raw);
     Ok(true)
@@ -437,7 +435,17 @@ pub(crate) fn sip_from_raw(head: &str, raw: &str) -> serde_json::Result<Record> 
 /// `value` as JSON, written into a buffer sized for a SIP record's (about 600
 /// bytes without the message) so it does not grow three times on the way.
 fn to_json<T: serde::Serialize>(value: &T) -> serde_json::Result<String> {
-    let mut buf = Vec::with_capacity(1024);
+    to_json_after("", value, 1024)
+}
+
+/// `prefix` then `value` as JSON, in a buffer of `capacity` bytes to start.
+fn to_json_after<T: serde::Serialize>(
+    prefix: &str,
+    value: &T,
+    capacity: usize,
+) -> serde_json::Result<String> {
+    let mut buf = Vec::with_capacity(capacity);
+    buf.extend_from_slice(prefix.as_bytes());
     serde_json::to_writer(&mut buf, value)?;
     // serde_json writes UTF-8; the fallback is never taken.
     Ok(String::from_utf8(buf)
