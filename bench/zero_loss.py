@@ -15,14 +15,22 @@ Phases (pick with --phases, comma separated; default: all but esl):
   peer      the same bounded search for Kamailio sipcapture into PostgreSQL
 
 A step passes ("zero loss") when:
-  agent: loadgen sent == callweave_hep_packets_total{transport="udp"},
-         the agent socket's kernel drops (/proc/net/udp) == 0,
+  agent: loadgen sent == callweave_hep_packets_total{transport="udp"|"tcp"},
+         the agent socket's kernel drops (/proc/net/udp) == 0 (UDP),
          every callweave_dropped_total{stage} == 0, no decode errors, and
          callweave_indexed_records_total{source="sip"} == sent after draining;
   peer:  rows in sip_capture == sent, and the Kamailio socket's kernel drops == 0.
 In both, the generator must have reached >= 90% of the asked rate (otherwise
 the step measures the generator, and says so); the figure reported for a step
 is the rate achieved, not the rate asked.
+
+--transport tcp sends HEP over one TCP connection instead of UDP datagrams
+(the agent's TCP listener on the same port; the peer is measured over UDP
+only: Kamailio 5.6's `tcp_accept_hep3` did not take the generator's stream).
+TCP loses nothing in the kernel: a receiver that falls behind pushes back, the
+generator falls behind its schedule and skips what it could not send
+(`behind_skipped`). Over TCP a step therefore also requires
+behind_skipped == 0: every message due was written.
 """
 import argparse
 import atexit
@@ -122,6 +130,31 @@ def udp_socket_drops(port):
     return total if found else None
 
 
+def tcp_listening(port):
+    """Whether a TCP socket listens on `port` (v4 or v6)."""
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                next(f)
+                for line in f:
+                    parts = line.split()
+                    if parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
+                        return True
+        except OSError:
+            pass
+    return False
+
+
+def wait_bound(args, port, timeout=30):
+    """Waits until `port` is bound for the run's transport."""
+    until = time.time() + timeout
+    while time.time() < until:
+        if (tcp_listening(port) if args.transport == "tcp" else udp_socket_drops(port) is not None):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def snmp_udp():
     with open("/proc/net/snmp") as f:
         lines = [l.split() for l in f if l.startswith("Udp:")]
@@ -214,7 +247,7 @@ def run_loadgen(args, extra, timeout):
     """Runs the generator; returns (report, cpu_seconds)."""
     # A higher priority keeps the generator on schedule on a busy 2-core box; it
     # needs about 0.1 core per 50k msg/s, so it takes little from the agent.
-    cmd = ["nice", "-n", str(args.loadgen_nice), args.loadgen] + extra
+    cmd = ["nice", "-n", str(args.loadgen_nice), args.loadgen, "--transport", args.transport] + extra
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     STARTED.append(p)
     timer = threading.Timer(timeout, p.kill)
@@ -243,15 +276,6 @@ def wait_http(url, timeout=30):
                 return True
         except Exception:
             pass
-        time.sleep(0.1)
-    return False
-
-
-def wait_udp_bound(port, timeout=30):
-    until = time.time() + timeout
-    while time.time() < until:
-        if udp_socket_drops(port) is not None:
-            return True
         time.sleep(0.1)
     return False
 
@@ -334,7 +358,7 @@ class Agent:
         env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
         self.proc = start([args.agent, "agent", "--config", self.config], os.path.join(self.dir, "agent.log"), env=env)
         self.pid = self.proc.pid
-        if not wait_http(f"http://{self.http}/healthz", 30) or not wait_udp_bound(self.hep_port):
+        if not wait_http(f"http://{self.http}/healthz", 30) or not wait_bound(args, self.hep_port):
             raise RuntimeError(f"agent did not start, see {self.dir}/agent.log")
         # Another process on these ports answers /healthz too: measure this one.
         time.sleep(0.5)
@@ -348,7 +372,7 @@ class Agent:
     def snapshot(self):
         m = self.metrics()
         return {
-            "hep_udp": msum(m, "callweave_hep_packets_total", transport="udp"),
+            "hep_received": msum(m, "callweave_hep_packets_total", transport=self.args.transport),
             "sip_messages": msum(m, "callweave_sip_messages_total"),
             "records_sip": msum(m, "callweave_records_total", source="sip"),
             "records_esl": msum(m, "callweave_records_total", source="esl"),
@@ -393,7 +417,7 @@ class Agent:
 
 def delta(a, b):
     d = {}
-    for k in ("hep_udp", "sip_messages", "records_sip", "records_esl", "indexed_sip", "indexed_esl", "socket_drops"):
+    for k in ("hep_received", "sip_messages", "records_sip", "records_esl", "indexed_sip", "indexed_esl", "socket_drops"):
         d[k] = b[k] - a[k]
     for k in ("dropped", "decode_errors"):
         keys = set(a[k]) | set(b[k])
@@ -500,7 +524,8 @@ def agent_step(args, rate, tag, duration=None, trace_queries=0, esl=False, corre
     total = delta(before, after)
     sent = report["messages"]
     ok = (alive and report["send_errors"] == 0
-          and total["hep_udp"] == sent and total["socket_drops"] == 0
+          and total["hep_received"] == sent and total["socket_drops"] == 0
+          and (args.transport == "udp" or report["behind_skipped"] == 0)
           and not any(v for k, v in total["dropped"].items() if k != "correlator_evicted")
           and not total["decode_errors"]
           and total["indexed_sip"] == sent)
@@ -513,7 +538,7 @@ def agent_step(args, rate, tag, duration=None, trace_queries=0, esl=False, corre
                                             "send_errors", "behind_skipped", "mean_packet_bytes", "esl")},
         "loadgen_cpu_cores": round(lg_cpu / max(report["elapsed_s"], 1e-9), 3),
         "agent": {
-            "received": total["hep_udp"], "indexed_sip": total["indexed_sip"], "indexed_esl": total["indexed_esl"],
+            "received": total["hep_received"], "indexed_sip": total["indexed_sip"], "indexed_esl": total["indexed_esl"],
             "records_esl": total["records_esl"],
             "socket_drops": total["socket_drops"], "dropped": total["dropped"],
             "decode_errors": total["decode_errors"],
@@ -535,7 +560,7 @@ def agent_step(args, rate, tag, duration=None, trace_queries=0, esl=False, corre
         trace["agent_p50_ms_le"] = bucket_quantile(before["trace_buckets"], trace_hist, 0.50)
         trace["agent_p99_ms_le"] = bucket_quantile(before["trace_buckets"], trace_hist, 0.99)
         res["trace"] = trace
-    log(f"agent {tag}: rate={rate:.0f} sent={sent} recv={total['hep_udp']:.0f} indexed={total['indexed_sip']:.0f} "
+    log(f"agent {tag}: rate={rate:.0f} sent={sent} recv={total['hep_received']:.0f} indexed={total['indexed_sip']:.0f} "
         f"sockdrops={total['socket_drops']} dropped={total['dropped']} cpu={res['agent']['cpu_cores_while_sending']} "
         f"hwm={res['agent']['vm_hwm_mib']}MiB achieved={report['achieved_rate']:.0f} load={la[0]} "
         f"-> {'PASS' if res['pass'] else 'FAIL'}" + (f" trace={trace}" if trace else ""))
@@ -665,7 +690,7 @@ class Kamailio:
         self.proc = start([args.kamailio, "-f", self.cfg, "-DD", "-E", "-m", "512", "-M", "32",
                            "-Y", self.dir], os.path.join(self.dir, "kamailio.log"))
         self.pid = self.proc.pid
-        if not wait_udp_bound(self.port, 30):
+        if not wait_bound(args, self.port, 30):
             raise RuntimeError(f"kamailio did not start, see {self.dir}/kamailio.log")
         time.sleep(1.0)  # children connect to the database
         if self.proc.poll() is not None:
@@ -716,7 +741,8 @@ def peer_step(args, pg, rate, tag, duration=None):
     kam_peak = kam.stop()
     pg_peak = pg_rss.stop()
     sent = report["messages"]
-    ok = alive and report["send_errors"] == 0 and rows == sent and drops == 0
+    ok = (alive and report["send_errors"] == 0 and rows == sent and drops == 0
+          and (args.transport == "udp" or report["behind_skipped"] == 0))
     generator_ok = report["achieved_rate"] >= GENERATOR_MIN * rate
     send_wall = max(t1 - t0, 1e-9)
     res = {
@@ -776,6 +802,8 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--loadgen-nice", type=int, default=-10)
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--transport", choices=("udp", "tcp"), default="udp",
+                    help="HEP over UDP datagrams or one TCP connection (agent and peer alike)")
     ap.add_argument("--rmem-max", type=int, default=0, help="set net.core.rmem_max for the run (restored after)")
     ap.add_argument("--udp-recv-buffer", default="8MiB")
     ap.add_argument("--agent-port", type=int, default=19060)
@@ -803,6 +831,12 @@ def main():
     ap.add_argument("--peer-rates", default="", help="comma separated fixed rates instead of a search")
     args = ap.parse_args()
     phases = set(args.phases.split(","))
+    if args.transport == "tcp" and "peer" in phases:
+        # Kamailio 5.6.3 (Debian) with tcp_accept_hep3=yes closed the
+        # generator's connection at its first HEP packet ("content length not
+        # present or unparsable": read as SIP), with one message per write too.
+        ap.error("--transport tcp: the peer (Kamailio 5.6 sipcapture) does not take HEP over TCP here; "
+                 "measure the peer over UDP")
     os.makedirs(args.out, exist_ok=True)
     results_path = os.path.join(args.out, "results.json")
     results = {}
@@ -821,6 +855,7 @@ def main():
         atexit.register(lambda: subprocess.run(["sysctl", "-qw", f"net.core.rmem_max={old_rmem}"]))
     run = machine()
     run["agent_settings"] = {"loki": args.loki, "full_text": args.full_text}
+    run["transport"] = args.transport
     results.setdefault("machine_runs", []).append(run)
     save()
 
@@ -922,13 +957,13 @@ def overload(args, zl):
     th.join()
     d = delta(s0, s2)
     sent = report["messages"]
-    counted = d["hep_udp"] + d["socket_drops"]
+    counted = d["hep_received"] + d["socket_drops"]
     res["overload"] = {
-        "sent": sent, "achieved_rate": report["achieved_rate"], "received": d["hep_udp"],
+        "sent": sent, "achieved_rate": report["achieved_rate"], "received": d["hep_received"],
         "kernel_socket_drops": d["socket_drops"], "dropped_by_stage": d["dropped"],
         "decode_errors": d["decode_errors"], "indexed_sip": d["indexed_sip"],
         "accounted": counted == sent, "unaccounted": sent - counted,
-        "processing_losses_accounted": d["hep_udp"] - d["indexed_sip"]
+        "processing_losses_accounted": d["hep_received"] - d["indexed_sip"]
         == sum(v for k, v in d["dropped"].items() if k in RECORD_STAGES),
         "cpu_cores": round(delta(s0, s1)["cpu_seconds"] / max(s1["time"] - s0["time"], 1e-9), 3),
         "rss_peak_mib": round(agent.rss.peak / 2**20, 1),
@@ -945,9 +980,9 @@ def overload(args, zl):
     s4 = agent.drain(60)
     d2 = delta(s3, s4)
     res["recovery"] = {
-        "rate": normal, "sent": rep2["messages"], "received": d2["hep_udp"], "indexed_sip": d2["indexed_sip"],
+        "rate": normal, "sent": rep2["messages"], "received": d2["hep_received"], "indexed_sip": d2["indexed_sip"],
         "kernel_socket_drops": d2["socket_drops"], "dropped_by_stage": d2["dropped"],
-        "zero_loss": (rep2["messages"] == d2["hep_udp"] == d2["indexed_sip"]) and d2["socket_drops"] == 0
+        "zero_loss": (rep2["messages"] == d2["hep_received"] == d2["indexed_sip"]) and d2["socket_drops"] == 0
         and not any(d2["dropped"].get(k) for k in RECORD_STAGES),
         "active_calls_end": s4["active_calls"],
     }
