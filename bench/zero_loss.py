@@ -112,37 +112,30 @@ def children_of(pid):
     return out
 
 
-def udp_socket_drops(port):
-    """Sum of the drops column of the UDP sockets bound to `port` (v4 and v6)."""
-    total, found = 0, False
-    for path in ("/proc/net/udp", "/proc/net/udp6"):
+def proc_net_rows(proto, port):
+    """The rows of /proc/net/{proto,proto6} (udp, tcp) of the sockets whose local
+    port is `port`, split into columns."""
+    for path in (f"/proc/net/{proto}", f"/proc/net/{proto}6"):
         try:
             with open(path) as f:
                 next(f)
                 for line in f:
                     parts = line.split()
-                    local = parts[1]
-                    if int(local.rsplit(":", 1)[1], 16) == port:
-                        total += int(parts[-1])
-                        found = True
+                    if int(parts[1].rsplit(":", 1)[1], 16) == port:
+                        yield parts
         except OSError:
             pass
-    return total if found else None
+
+
+def udp_socket_drops(port):
+    """Sum of the drops column of the UDP sockets bound to `port` (v4 and v6)."""
+    rows = list(proc_net_rows("udp", port))
+    return sum(int(parts[-1]) for parts in rows) if rows else None
 
 
 def tcp_listening(port):
-    """Whether a TCP socket listens on `port` (v4 or v6)."""
-    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(path) as f:
-                next(f)
-                for line in f:
-                    parts = line.split()
-                    if parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
-                        return True
-        except OSError:
-            pass
-    return False
+    """Whether a TCP socket listens on `port` (v4 or v6): state 0A."""
+    return any(parts[3] == "0A" for parts in proc_net_rows("tcp", port))
 
 
 def wait_bound(args, port, timeout=30):
