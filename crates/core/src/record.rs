@@ -267,6 +267,14 @@ pub enum Ident {
 }
 
 impl Ident {
+    /// Which kind of identifier this is.
+    pub fn kind(&self) -> IdentKind {
+        match self {
+            Ident::Call(_) => IdentKind::Call,
+            Ident::Channel(_) => IdentKind::Channel,
+        }
+    }
+
     /// The identifier's text.
     pub fn as_str(&self) -> &str {
         match self {

@@ -222,11 +222,7 @@ fn build(version: SchemaVersion, text_positions: bool) -> (Schema, Fields) {
 
 /// The typed form of an identifier as stored in `idt`/`la`/`lb`.
 pub(crate) fn typed_ident(id: &Ident) -> String {
-    let kind = match id {
-        Ident::Call(_) => IdentKind::Call,
-        Ident::Channel(_) => IdentKind::Channel,
-    };
-    format!("{}{}", typed_prefix(kind), id.as_str())
+    format!("{}{}", typed_prefix(id.kind()), id.as_str())
 }
 
 /// The prefix of an identifier's typed form.
