@@ -427,74 +427,104 @@ def delta(a, b):
     return d
 
 
-def _trace_probe(http_addr, run_id, rate, queries, span, lag, t0, out):
+def _trace_probe(http_addr, run_id, rate, queries, span, lag, t0, floor, out):
     """The probe's loop, in a process of its own: in the harness's process it
     shared the interpreter lock with the samplers, and a query could wait up to a
-    switch interval (5 ms) for it after the agent had answered."""
-    lat, errors, legs = [], 0, []
+    switch interval (5 ms) for it after the agent had answered.
+
+    With `floor`, a `GET /healthz` (a handler that does nothing) follows each
+    trace query half a gap later: the same client, connection and load, so its
+    latency is the floor of any HTTP round trip to the agent at that moment,
+    and what the trace adds to it is the trace's own."""
+    lat, floor_lat, errors, legs = [], [], 0, []
     host, port = http_addr.split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=10)
     time.sleep(max(0.0, t0 + lag + 0.5 - time.time()))
     gap = max(0.0, (span - lag - 1.0) / queries)
     rng = random.Random(run_id)
-    for _ in range(queries):
-        elapsed = time.time() - t0 - lag
-        max_seq = int(rate * max(elapsed, 0.1) / MSGS_PER_CALL)
-        seq = rng.randrange(max(1, max_seq))
-        call_id = "lg-%012x-a@192.0.2.10" % ((run_id << 32) | seq)
-        path = "/api/v1/trace/" + urllib.parse.quote(call_id, safe="")
+
+    def get(path):
+        """(seconds, body) of one 200 answer, None otherwise."""
+        nonlocal conn
         t = time.perf_counter()
         try:
             conn.request("GET", path)
             r = conn.getresponse()
             body = r.read()
             dt = time.perf_counter() - t
-            if r.status == 200:
-                lat.append(dt)
-                try:
-                    legs.append(len(json.loads(body).get("legs", [])))
-                except ValueError:
-                    pass
-            else:
-                errors += 1
+            return (dt, body) if r.status == 200 else None
         except Exception:
-            errors += 1
             conn.close()
             conn = http.client.HTTPConnection(host, int(port), timeout=10)
-        time.sleep(gap)
-    out.put((lat, errors, legs))
+            return None
+
+    for _ in range(queries):
+        elapsed = time.time() - t0 - lag
+        max_seq = int(rate * max(elapsed, 0.1) / MSGS_PER_CALL)
+        seq = rng.randrange(max(1, max_seq))
+        call_id = "lg-%012x-a@192.0.2.10" % ((run_id << 32) | seq)
+        got = get("/api/v1/trace/" + urllib.parse.quote(call_id, safe=""))
+        if got is None:
+            errors += 1
+        else:
+            lat.append(got[0])
+            try:
+                legs.append(len(json.loads(got[1]).get("legs", [])))
+            except ValueError:
+                pass
+        if floor:
+            time.sleep(gap / 2)
+            got = get("/healthz")
+            if got is None:
+                errors += 1
+            else:
+                floor_lat.append(got[0])
+            time.sleep(gap / 2)
+        else:
+            time.sleep(gap)
+    out.put((lat, floor_lat, errors, legs))
+
+
+def _percentiles(samples):
+    """p50 / p90 / p99 / max in ms of latencies in seconds."""
+    lat = sorted(samples)
+
+    def pct(p):
+        if not lat:
+            return None
+        return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 3)
+
+    return {"p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99),
+            "max_ms": round(lat[-1] * 1000, 3) if lat else None}
 
 
 class TraceProbe:
     """Queries /api/v1/trace/{A-leg Call-ID} for calls sent at least `lag` s ago,
-    from a child process (see `_trace_probe`)."""
+    from a child process (see `_trace_probe`); with `floor`, /healthz between
+    them."""
 
-    def __init__(self, http_addr, run_id, rate, queries, span, lag=2.5):
-        self.queries, self.span = queries, span
-        self.lat, self.errors, self.legs = [], 0, []
+    def __init__(self, http_addr, run_id, rate, queries, span, lag=2.5, floor=False):
+        self.queries, self.span, self.floor = queries, span, floor
+        self.lat, self.floor_lat, self.errors, self.legs = [], [], 0, []
         ctx = multiprocessing.get_context("spawn")
         self._out = ctx.Queue()
         self._p = ctx.Process(target=_trace_probe, daemon=True,
-                              args=(http_addr, run_id, rate, queries, span, lag, time.time(), self._out))
+                              args=(http_addr, run_id, rate, queries, span, lag, time.time(), floor,
+                                    self._out))
         self._p.start()
 
     def result(self):
         try:
-            self.lat, self.errors, self.legs = self._out.get(timeout=self.span + 30)
+            self.lat, self.floor_lat, self.errors, self.legs = self._out.get(timeout=self.span + 30)
         except queue.Empty:
             self.errors = self.queries
         self._p.join(timeout=5)
-        lat = sorted(self.lat)
-
-        def pct(p):
-            if not lat:
-                return None
-            return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 3)
-
+        res = {"queries": self.queries, "ok": len(self.lat), "errors": self.errors}
+        res.update(_percentiles(self.lat))
+        if self.floor:
+            res["healthz"] = dict(_percentiles(self.floor_lat), ok=len(self.floor_lat))
         return {
-            "queries": self.queries, "ok": len(lat), "errors": self.errors,
-            "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99),
-            "max_ms": round(lat[-1] * 1000, 3) if lat else None,
+            **res,
             "two_legs": sum(1 for n in self.legs if n >= 2),
         }
 
@@ -511,7 +541,8 @@ def agent_step(args, rate, tag, duration=None, trace_queries=0, esl=False, corre
     if esl:
         lg += ["--esl-listen", f"127.0.0.1:{args.esl_port}"]
     lg += extra or []
-    probe = TraceProbe(agent.http, run_id, rate, trace_queries, duration) if trace_queries else None
+    probe = (TraceProbe(agent.http, run_id, rate, trace_queries, duration, floor=args.http_floor)
+             if trace_queries else None)
     report, lg_cpu = run_loadgen(args, lg, duration + 120)
     during = agent.snapshot()
     trace = probe.result() if probe else None
@@ -814,6 +845,10 @@ def main():
     ap.add_argument("--loki-addr", default="127.0.0.1:13100")
     ap.add_argument("--trace-queries", type=int, default=1000,
                     help="trace queries per cost-curve step, spread over it (a p99 of 200 was the second-worst query)")
+    ap.add_argument("--http-floor", action="store_true",
+                    help="in the cost curve, a GET /healthz half-way between trace queries: the floor "
+                         "of any HTTP round trip to the agent under the same load (the agent then answers "
+                         "a request every half gap instead of every gap)")
     ap.add_argument("--active-calls", type=int, default=100000)
     ap.add_argument("--active-rate", type=float, default=0, help="default: half the zero-loss rate")
     ap.add_argument("--overload-factor", type=float, default=5)
