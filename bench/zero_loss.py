@@ -436,7 +436,7 @@ def _trace_probe(http_addr, run_id, rate, queries, span, lag, t0, floor, out):
     trace query half a gap later: the same client, connection and load, so its
     latency is the floor of any HTTP round trip to the agent at that moment,
     and what the trace adds to it is the trace's own."""
-    lat, floor_lat, errors, legs = [], [], 0, []
+    lat, floor_lat, errors, floor_errors, legs = [], [], 0, 0, []
     host, port = http_addr.split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=10)
     time.sleep(max(0.0, t0 + lag + 0.5 - time.time()))
@@ -476,13 +476,13 @@ def _trace_probe(http_addr, run_id, rate, queries, span, lag, t0, floor, out):
             time.sleep(gap / 2)
             got = get("/healthz")
             if got is None:
-                errors += 1
+                floor_errors += 1
             else:
                 floor_lat.append(got[0])
             time.sleep(gap / 2)
         else:
             time.sleep(gap)
-    out.put((lat, floor_lat, errors, legs))
+    out.put((lat, errors, legs, floor_lat, floor_errors))
 
 
 def _percentiles(samples):
@@ -505,7 +505,8 @@ class TraceProbe:
 
     def __init__(self, http_addr, run_id, rate, queries, span, lag=2.5, floor=False):
         self.queries, self.span, self.floor = queries, span, floor
-        self.lat, self.floor_lat, self.errors, self.legs = [], [], 0, []
+        self.lat, self.errors, self.legs = [], 0, []
+        self.floor_lat, self.floor_errors = [], 0
         ctx = multiprocessing.get_context("spawn")
         self._out = ctx.Queue()
         self._p = ctx.Process(target=_trace_probe, daemon=True,
@@ -515,18 +516,18 @@ class TraceProbe:
 
     def result(self):
         try:
-            self.lat, self.floor_lat, self.errors, self.legs = self._out.get(timeout=self.span + 30)
+            self.lat, self.errors, self.legs, self.floor_lat, self.floor_errors = self._out.get(
+                timeout=self.span + 30)
         except queue.Empty:
             self.errors = self.queries
         self._p.join(timeout=5)
         res = {"queries": self.queries, "ok": len(self.lat), "errors": self.errors}
         res.update(_percentiles(self.lat))
+        res["two_legs"] = sum(1 for n in self.legs if n >= 2)
         if self.floor:
-            res["healthz"] = dict(_percentiles(self.floor_lat), ok=len(self.floor_lat))
-        return {
-            **res,
-            "two_legs": sum(1 for n in self.legs if n >= 2),
-        }
+            res["healthz"] = dict(_percentiles(self.floor_lat), ok=len(self.floor_lat),
+                                  errors=self.floor_errors)
+        return res
 
 
 def agent_step(args, rate, tag, duration=None, trace_queries=0, esl=False, correlation=None, extra=None):
