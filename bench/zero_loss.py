@@ -505,8 +505,6 @@ class TraceProbe:
 
     def __init__(self, http_addr, run_id, rate, queries, span, lag=2.5, floor=False):
         self.queries, self.span, self.floor = queries, span, floor
-        self.lat, self.errors, self.legs = [], 0, []
-        self.floor_lat, self.floor_errors = [], 0
         ctx = multiprocessing.get_context("spawn")
         self._out = ctx.Queue()
         self._p = ctx.Process(target=_trace_probe, daemon=True,
@@ -516,17 +514,16 @@ class TraceProbe:
 
     def result(self):
         try:
-            self.lat, self.errors, self.legs, self.floor_lat, self.floor_errors = self._out.get(
-                timeout=self.span + 30)
+            lat, errors, legs, floor_lat, floor_errors = self._out.get(timeout=self.span + 30)
         except queue.Empty:
-            self.errors = self.queries
+            # The probe never reported: every request counts as failed.
+            lat, errors, legs, floor_lat, floor_errors = [], self.queries, [], [], self.queries
         self._p.join(timeout=5)
-        res = {"queries": self.queries, "ok": len(self.lat), "errors": self.errors}
-        res.update(_percentiles(self.lat))
-        res["two_legs"] = sum(1 for n in self.legs if n >= 2)
+        res = {"queries": self.queries, "ok": len(lat), "errors": errors}
+        res.update(_percentiles(lat))
+        res["two_legs"] = sum(1 for n in legs if n >= 2)
         if self.floor:
-            res["healthz"] = dict(_percentiles(self.floor_lat), ok=len(self.floor_lat),
-                                  errors=self.floor_errors)
+            res["healthz"] = dict(_percentiles(floor_lat), ok=len(floor_lat), errors=floor_errors)
         return res
 
 
