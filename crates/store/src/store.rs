@@ -1,12 +1,13 @@
 //! The write side: partition routing, writers, periodic commits and retention.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use callweave_core::record::{Ident, Record, TsMicros};
 use tantivy::indexer::{IndexWriterOptions, UserOperation};
+use tantivy::query::TermSetQuery;
 use tantivy::schema::Schema;
 use tantivy::{IndexWriter, TantivyDocument, Term};
 
@@ -179,6 +180,34 @@ impl PreparedDoc {
         match self.kind {
             DocKind::Record(source) => Some(source),
             _ => None,
+        }
+    }
+}
+
+/// The operations of one partition's run in [`Store::add_prepared_batch`], and
+/// the calls whose summaries it carries.
+struct Run {
+    ops: Vec<UserOperation>,
+    /// Call key → index in `ops` of its summary.
+    calls: HashMap<String, usize>,
+}
+
+impl Run {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            ops: Vec::with_capacity(n),
+            calls: HashMap::new(),
+        }
+    }
+
+    /// Adds a call's summary, in place of one the run already holds for it.
+    fn add_call(&mut self, key: String, doc: TantivyDocument) {
+        match self.calls.get(&key).and_then(|&i| self.ops.get_mut(i)) {
+            Some(op) => *op = UserOperation::Add(doc),
+            None => {
+                self.calls.insert(key, self.ops.len());
+                self.ops.push(UserOperation::Add(doc));
+            }
         }
     }
 }
@@ -364,10 +393,18 @@ impl Store {
     /// documents for the same partition reach its writer as one batch: one hand-off
     /// to tantivy's indexing threads instead of one per document. On an error the
     /// remaining runs are still added and the first error is returned.
+    ///
+    /// A call summary replaces the call's earlier summaries in every open
+    /// partition. The replaced copies are deleted with one delete operation per
+    /// run and partition, for every call of the run at once: tantivy keeps each
+    /// delete operation in memory until every segment has seen it, a merge in
+    /// progress included, and one per call (about 1.2 kB each, most of it a
+    /// scoring table a delete never uses) held hundreds of megabytes during long
+    /// merges at thousands of calls a second. Within a run, a later summary of
+    /// the same call takes the earlier one's place.
     pub fn add_prepared_batch(&mut self, docs: Vec<PreparedDoc>) -> Result<()> {
         let seq_field = self.shared.fields.seq;
-        let call_of = self.shared.fields.call_of;
-        let mut run: Vec<UserOperation> = Vec::with_capacity(docs.len());
+        let mut run = Run::with_capacity(docs.len());
         let mut run_start: Option<i64> = None;
         let mut first_err = None;
         for PreparedDoc { kind, ts, mut doc } in docs {
@@ -380,22 +417,21 @@ impl Store {
                 }
                 run_start = Some(start);
             }
-            if let DocKind::Call(key) = &kind {
-                // One summary per call: replace copies in every open partition.
-                let term = Term::from_field_text(call_of, key);
-                for w in self.writers.iter_mut().filter(|w| w.part.start != start) {
-                    w.writer.delete_term(term.clone());
-                    w.dirty = true;
-                }
-                run.push(UserOperation::Delete(term));
-            }
             doc.add_u64(seq_field, self.next_seq);
             self.next_seq += 1;
-            run.push(UserOperation::Add(doc));
             match kind {
-                DocKind::Record(_) => self.stats.records += 1,
-                DocKind::Link => self.stats.links += 1,
-                DocKind::Call(_) => self.stats.calls += 1,
+                DocKind::Record(_) => {
+                    self.stats.records += 1;
+                    run.ops.push(UserOperation::Add(doc));
+                }
+                DocKind::Link => {
+                    self.stats.links += 1;
+                    run.ops.push(UserOperation::Add(doc));
+                }
+                DocKind::Call(key) => {
+                    self.stats.calls += 1;
+                    run.add_call(key, doc);
+                }
             }
         }
         if let Some(prev) = run_start
@@ -406,21 +442,42 @@ impl Store {
         first_err.map_or(Ok(()), Err)
     }
 
-    /// Hands `run` (emptied) to the writer of the partition starting at `start`.
-    fn flush_run(&mut self, start: i64, run: &mut Vec<UserOperation>) -> Result<()> {
-        if run.is_empty() {
+    /// Hands `run` (emptied) to the writer of the partition starting at `start`,
+    /// after deleting the earlier summaries of its calls in every open partition.
+    fn flush_run(&mut self, start: i64, run: &mut Run) -> Result<()> {
+        if run.ops.is_empty() {
             return Ok(());
         }
         let idx = self.writer_at(start)?;
+        let mut first_err = None;
+        if !run.calls.is_empty() {
+            let call_of = self.shared.fields.call_of;
+            let terms: Vec<Term> = run
+                .calls
+                .drain()
+                .map(|(key, _)| Term::from_field_text(call_of, &key))
+                .collect();
+            // The run's own partition included, and before the run's documents
+            // go in: a delete removes what was added before it, not after.
+            for w in &mut self.writers {
+                w.dirty = true;
+                if let Err(e) = w
+                    .writer
+                    .delete_query(Box::new(TermSetQuery::new(terms.iter().cloned())))
+                {
+                    first_err.get_or_insert(StoreError::index(&w.part.name, e));
+                }
+            }
+        }
         let Some(w) = self.writers.get_mut(idx) else {
-            run.clear();
+            run.ops.clear();
             return Ok(()); // unreachable: idx comes from writer_at
         };
         w.dirty = true;
         w.writer
-            .run(run.drain(..))
+            .run(run.ops.drain(..))
             .map_err(|e| StoreError::index(&w.part.name, e))?;
-        Ok(())
+        first_err.map_or(Ok(()), Err)
     }
 
     /// Commits when `commit_interval` has passed since the last commit and there is

@@ -846,6 +846,66 @@ fn prepared_batches_index_like_single_adds() {
     assert_eq!(calls, vec![summary]);
 }
 
+/// A batch of summaries replaces the earlier summaries of all its calls at
+/// once, and a call summarised twice within one batch keeps the later one;
+/// calls the batch does not mention keep theirs.
+#[test]
+fn a_batch_of_summaries_replaces_the_earlier_ones_of_its_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let builder = store.doc_builder();
+    let docs = call_docs();
+    let batch = |docs: &[CallDoc]| -> Vec<_> {
+        docs.iter()
+            .map(|d| builder.call(d).unwrap().unwrap())
+            .collect()
+    };
+    store.add_prepared_batch(batch(&docs)).unwrap();
+    store.commit().unwrap();
+
+    // Every call but the last again, failed; the first a third time, cancelled.
+    let mut again: Vec<CallDoc> = docs[..7]
+        .iter()
+        .cloned()
+        .map(|mut d| {
+            d.outcome = "failed".into();
+            d
+        })
+        .collect();
+    let mut third = docs[0].clone();
+    third.outcome = "cancelled".into();
+    third.legs = 3;
+    again.push(third.clone());
+    store.add_prepared_batch(batch(&again)).unwrap();
+    store.commit().unwrap();
+
+    // By outcome, so that a copy left behind would be found: the listing
+    // without a filter shows only the newest summary of a call anyway.
+    let by_outcome = |outcome: &str| {
+        let mut got = store
+            .reader()
+            .calls(&CallFilter {
+                outcome: Some(outcome.into()),
+                ..Default::default()
+            })
+            .unwrap();
+        got.sort_by(|a, b| a.call_key.cmp(&b.call_key));
+        got
+    };
+    let mut failed = again[1..7].to_vec();
+    failed.sort_by(|a, b| a.call_key.cmp(&b.call_key));
+    assert_eq!(docs[7].outcome, "busy");
+    assert_eq!(by_outcome("failed"), failed);
+    assert_eq!(by_outcome("cancelled"), vec![third]);
+    assert_eq!(by_outcome("busy"), vec![docs[7].clone()]);
+    assert_eq!(by_outcome("answered"), Vec::<CallDoc>::new());
+    assert_eq!(
+        store.stats().calls,
+        16,
+        "every summary handed over is counted"
+    );
+}
+
 /// Without full-text indexing a record is still found by every identifier and
 /// comes back whole: the traces equal those of a full-text store.
 #[test]
