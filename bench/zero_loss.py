@@ -9,6 +9,10 @@ step on stdout).
 Phases (pick with --phases, comma separated; default: all but esl):
   agent     bounded search for the agent's zero-loss rate
   cost      CPU / peak RSS at 10%, 50%, 100% of that rate, trace latency under load
+  sustain   that rate held for --sustain-seconds (default 150): past the calls'
+            linger (30 s) and the correlator's cap, where every call also
+            writes its summary and the index merges ever larger segments;
+            10% lower, twice at most, until a run passes
   active    memory with 100k active (answered, never hung up) calls
   overload  5x the zero-loss rate, then a normal-rate run on the same agent
   esl       the zero-loss rate with ESL events for the same calls
@@ -821,7 +825,7 @@ def main():
     ap.add_argument("--agent", required=True, help="callweave binary")
     ap.add_argument("--loadgen", required=True, help="callweave-loadgen binary")
     ap.add_argument("--out", default="/tmp/callweave-bench")
-    ap.add_argument("--phases", default="agent,cost,active,overload,peer")
+    ap.add_argument("--phases", default="agent,sustain,cost,active,overload,peer")
     ap.add_argument("--step-seconds", type=float, default=15)
     ap.add_argument("--start-rate", type=float, default=20000)
     ap.add_argument("--max-rate", type=float, default=1280000)
@@ -849,6 +853,8 @@ def main():
                          "a request every half gap instead of every gap)")
     ap.add_argument("--active-calls", type=int, default=100000)
     ap.add_argument("--active-rate", type=float, default=0, help="default: half the zero-loss rate")
+    ap.add_argument("--sustain-seconds", type=float, default=150,
+                    help="sustain phase: how long the zero-loss rate is held")
     ap.add_argument("--overload-factor", type=float, default=5)
     ap.add_argument("--overload-seconds", type=float, default=60)
     ap.add_argument("--kamailio", default="/usr/sbin/kamailio")
@@ -907,6 +913,10 @@ def main():
             save()
             zl = results["agent_search"]["zero_loss_rate"]
             log(f"agent zero-loss rate: {zl}")
+        if "sustain" in phases and zl:
+            log("== sustained")
+            results["sustain"] = sustain(args, zl)
+            save()
         if "cost" in phases and zl:
             log("== cost curve")
             curve = []
@@ -960,6 +970,23 @@ def main():
         if loki:
             stop(loki)
         stop_all()
+
+
+def sustain(args, zl):
+    """The zero-loss rate held for --sustain-seconds; 10% lower, twice at most,
+    until a run passes. A search step (15 s) ends before the first call's
+    linger does, so it never sees calls' summaries written nor the correlator
+    at its cap, nor the merges of a longer run."""
+    steps = []
+    rate = zl
+    for _ in range(3):
+        r = agent_step(args, rate, f"sustain-{int(rate)}", duration=args.sustain_seconds)
+        steps.append(r)
+        if r["pass"]:
+            break
+        rate = round(rate * 0.9, -2)
+    good = next((st["rate"] for st in steps if st["pass"]), None)
+    return {"seconds": args.sustain_seconds, "sustained_rate": good, "steps": steps}
 
 
 def overload(args, zl):
