@@ -904,6 +904,12 @@ def main():
                       "--lifetime", "7200"], os.path.join(args.out, "fake_loki.log"))
         if not wait_http(f"http://{args.loki_addr}/ready", 10):
             raise RuntimeError("fake loki did not start")
+        time.sleep(0.5)
+        if loki.poll() is not None:
+            # Something else answered /ready: a fake Loki left by an earlier
+            # run, whose counters this run would read as its own.
+            raise RuntimeError(f"fake loki exited ({loki.returncode}): {args.loki_addr} taken? "
+                               f"see {args.out}/fake_loki.log")
 
     try:
         zl = args.zero_loss_rate or (results.get("agent_search") or {}).get("zero_loss_rate")

@@ -200,6 +200,11 @@ impl Run {
         }
     }
 
+    fn clear(&mut self) {
+        self.ops.clear();
+        self.calls.clear();
+    }
+
     /// Adds a call's summary, in place of one the run already holds for it.
     fn add_call(&mut self, key: String, doc: TantivyDocument) {
         match self.calls.get(&key).and_then(|&i| self.ops.get_mut(i)) {
@@ -448,7 +453,14 @@ impl Store {
         if run.ops.is_empty() {
             return Ok(());
         }
-        let idx = self.writer_at(start)?;
+        let idx = match self.writer_at(start) {
+            Ok(idx) => idx,
+            Err(e) => {
+                // Lost with their partition, not added to the next run's.
+                run.clear();
+                return Err(e);
+            }
+        };
         let mut first_err = None;
         if !run.calls.is_empty() {
             let call_of = self.shared.fields.call_of;
@@ -470,7 +482,7 @@ impl Store {
             }
         }
         let Some(w) = self.writers.get_mut(idx) else {
-            run.ops.clear();
+            run.clear();
             return Ok(()); // unreachable: idx comes from writer_at
         };
         w.dirty = true;

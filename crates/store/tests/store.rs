@@ -12,6 +12,7 @@ use std::time::Duration;
 use callweave_core::record::{CorrelationId, Ident, Record, RecordKind, SipRecord};
 use callweave_store::{
     CallDoc, CallFilter, RecordSearch, Store, StoreError, StoreOptions, TraceOptions,
+    partition_name,
 };
 use common::*;
 
@@ -904,6 +905,42 @@ fn a_batch_of_summaries_replaces_the_earlier_ones_of_its_calls() {
         16,
         "every summary handed over is counted"
     );
+}
+
+/// A run whose partition cannot be opened is lost with its error; the batch's
+/// other runs are indexed where they belong, and none of the lost run's
+/// documents end up in another partition.
+#[test]
+fn a_run_whose_partition_cannot_open_goes_nowhere_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let recs = set01_records();
+    let day1 = recs[0].clone();
+    let mut day2 = recs[1].clone();
+    day2.ts_micros += DAY;
+    let call = day1.identifiers()[0].clone();
+    assert!(day2.identifiers().contains(&call), "the same call");
+    store.set_now(day2.ts_micros);
+    // A file where the next day's partition directory would go.
+    let start = |ts: i64| ts.div_euclid(DAY) * DAY;
+    std::fs::write(
+        dir.path().join(partition_name(start(day2.ts_micros))),
+        b"not a partition",
+    )
+    .unwrap();
+    let builder = store.doc_builder();
+    let added = store.add_prepared_batch(vec![
+        builder.record(&day2, None).unwrap(),
+        builder.record(&day1, None).unwrap(),
+    ]);
+    assert!(added.is_err(), "the failed run's error is returned");
+    store.commit().unwrap();
+    assert_eq!(
+        store.partitions(),
+        vec![partition_name(start(day1.ts_micros))]
+    );
+    let trace = store.reader().trace(call.as_str(), all()).unwrap().unwrap();
+    assert_eq!(trace.records, vec![day1]);
 }
 
 /// Without full-text indexing a record is still found by every identifier and
