@@ -12,7 +12,7 @@ Phases (pick with --phases, comma separated; default: all but esl):
   sustain   that rate held for --sustain-seconds (default 150): past the calls'
             linger (30 s) and the correlator's cap, where every call also
             writes its summary and the index merges ever larger segments;
-            10% lower, twice at most, until a run passes
+            10% lower, twice at most (--sustain-tries), until a run passes
   active    memory with 100k active (answered, never hung up) calls
   overload  5x the zero-loss rate, then a normal-rate run on the same agent
   esl       the zero-loss rate with ESL events for the same calls
@@ -855,6 +855,8 @@ def main():
     ap.add_argument("--active-rate", type=float, default=0, help="default: half the zero-loss rate")
     ap.add_argument("--sustain-seconds", type=float, default=150,
                     help="sustain phase: how long the zero-loss rate is held")
+    ap.add_argument("--sustain-tries", type=int, default=3,
+                    help="sustain phase: runs at most, each 10%% below the one that failed")
     ap.add_argument("--overload-factor", type=float, default=5)
     ap.add_argument("--overload-seconds", type=float, default=60)
     ap.add_argument("--kamailio", default="/usr/sbin/kamailio")
@@ -979,13 +981,13 @@ def main():
 
 
 def sustain(args, zl):
-    """The zero-loss rate held for --sustain-seconds; 10% lower, twice at most,
-    until a run passes. A search step (15 s) ends before the first call's
-    linger does, so it never sees calls' summaries written nor the correlator
-    at its cap, nor the merges of a longer run."""
+    """The zero-loss rate held for --sustain-seconds; 10% lower each time, for
+    --sustain-tries runs at most, until one passes. A search step (15 s) ends
+    before the first call's linger does, so it never sees calls' summaries
+    written nor the correlator at its cap, nor the merges of a longer run."""
     steps = []
     rate = zl
-    for _ in range(3):
+    for _ in range(max(args.sustain_tries, 1)):
         r = agent_step(args, rate, f"sustain-{int(rate)}", duration=args.sustain_seconds)
         steps.append(r)
         if r["pass"]:
