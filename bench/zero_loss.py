@@ -272,6 +272,14 @@ def http_get(url, timeout=5):
         return r.status, r.read()
 
 
+def ensure_running(proc, what, logfile):
+    """After its port answered: that it was `proc`, not a process left on the
+    port by an earlier run (whose counters this run would read as its own)."""
+    time.sleep(0.5)
+    if proc.poll() is not None:
+        raise RuntimeError(f"{what} exited ({proc.returncode}), ports taken? see {logfile}")
+
+
 def wait_http(url, timeout=30):
     until = time.time() + timeout
     while time.time() < until:
@@ -364,10 +372,7 @@ class Agent:
         self.pid = self.proc.pid
         if not wait_http(f"http://{self.http}/healthz", 30) or not wait_bound(args.transport, self.hep_port):
             raise RuntimeError(f"agent did not start, see {self.dir}/agent.log")
-        # Another process on these ports answers /healthz too: measure this one.
-        time.sleep(0.5)
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"agent exited ({self.proc.returncode}), ports taken? see {self.dir}/agent.log")
+        ensure_running(self.proc, "agent", f"{self.dir}/agent.log")
         self.rss = RssSampler(lambda: [self.pid])
 
     def metrics(self):
@@ -906,12 +911,7 @@ def main():
                       "--lifetime", "7200"], os.path.join(args.out, "fake_loki.log"))
         if not wait_http(f"http://{args.loki_addr}/ready", 10):
             raise RuntimeError("fake loki did not start")
-        time.sleep(0.5)
-        if loki.poll() is not None:
-            # Something else answered /ready: a fake Loki left by an earlier
-            # run, whose counters this run would read as its own.
-            raise RuntimeError(f"fake loki exited ({loki.returncode}): {args.loki_addr} taken? "
-                               f"see {args.out}/fake_loki.log")
+        ensure_running(loki, "fake loki", os.path.join(args.out, "fake_loki.log"))
 
     try:
         zl = args.zero_loss_rate or (results.get("agent_search") or {}).get("zero_loss_rate")

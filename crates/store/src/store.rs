@@ -424,19 +424,14 @@ impl Store {
             }
             doc.add_u64(seq_field, self.next_seq);
             self.next_seq += 1;
+            match &kind {
+                DocKind::Record(_) => self.stats.records += 1,
+                DocKind::Link => self.stats.links += 1,
+                DocKind::Call(_) => self.stats.calls += 1,
+            }
             match kind {
-                DocKind::Record(_) => {
-                    self.stats.records += 1;
-                    run.ops.push(UserOperation::Add(doc));
-                }
-                DocKind::Link => {
-                    self.stats.links += 1;
-                    run.ops.push(UserOperation::Add(doc));
-                }
-                DocKind::Call(key) => {
-                    self.stats.calls += 1;
-                    run.add_call(key, doc);
-                }
+                DocKind::Call(key) => run.add_call(key, doc),
+                _ => run.ops.push(UserOperation::Add(doc)),
             }
         }
         if let Some(prev) = run_start
