@@ -3,6 +3,14 @@
 
 use std::fmt;
 
+use smallvec::SmallVec;
+
+/// Formats an `m=` line lists before they spill to the heap (the real
+/// captures this crate is tested on list 1–5, a few up to 14).
+pub const INLINE_FORMATS: usize = 8;
+/// `m=` sections an SDP holds before they spill to the heap (audio, video).
+pub const INLINE_MEDIA: usize = 2;
+
 /// Media direction attribute (RFC 3264 §5.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Direction {
@@ -79,7 +87,7 @@ pub struct Media<'a> {
     /// `RTP/AVP`, `RTP/SAVP`, `udptl`, ...
     pub proto: &'a str,
     /// Formats in `m=` line order (preference order for an offer).
-    pub formats: Vec<Format<'a>>,
+    pub formats: SmallVec<[Format<'a>; INLINE_FORMATS]>,
     /// Media-level `c=` address, if any.
     pub connection: Option<&'a str>,
     /// Direction attribute at media level, if any.
@@ -113,7 +121,7 @@ pub struct SdpSummary<'a> {
     /// Session-level direction attribute, if any.
     pub direction: Option<Direction>,
     /// The `m=` sections in order.
-    pub media: Vec<Media<'a>>,
+    pub media: SmallVec<[Media<'a>; INLINE_MEDIA]>,
 }
 
 /// RFC 3551 static payload types: (pt, encoding, clock rate).
