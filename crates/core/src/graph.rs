@@ -64,6 +64,11 @@ impl CallKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The key's text, shared (no copy).
+    pub fn shared(&self) -> Arc<str> {
+        Arc::clone(&self.0)
+    }
 }
 
 impl fmt::Display for CallKey {
@@ -671,8 +676,8 @@ impl Correlator {
     fn ident_of(&self, s: u32) -> Option<Ident> {
         let slot = self.slots.get(s as usize)?;
         Some(match slot.kind {
-            Kind::Call => Ident::Call(CallId(slot.text.to_string())),
-            Kind::Channel => Ident::Channel(ChannelUuid(slot.text.to_string())),
+            Kind::Call => Ident::Call(CallId::from(&*slot.text)),
+            Kind::Channel => Ident::Channel(ChannelUuid::from(&*slot.text)),
         })
     }
 

@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 /// Microseconds since the Unix epoch (UTC).
 pub type TsMicros = i64;
@@ -33,11 +34,11 @@ macro_rules! string_id {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
-        pub struct $name(pub String);
+        pub struct $name(pub CompactString);
 
         impl $name {
-            /// Wraps a string.
-            pub fn new(s: impl Into<String>) -> Self {
+            /// Wraps a string (kept inline up to 24 bytes).
+            pub fn new(s: impl Into<CompactString>) -> Self {
                 Self(s.into())
             }
 
@@ -60,13 +61,13 @@ macro_rules! string_id {
 
         impl From<&str> for $name {
             fn from(s: &str) -> Self {
-                Self(s.to_owned())
+                Self(s.into())
             }
         }
 
         impl From<String> for $name {
             fn from(s: String) -> Self {
-                Self(s)
+                Self(s.into())
             }
         }
 
@@ -113,8 +114,12 @@ pub struct Record {
 /// record then streams into its type. (serde's derived form for internally
 /// tagged enums buffers every value first, whatever the order, which made
 /// reading records back from the index twice as slow.)
+///
+/// The SIP variant is the largest (its SDP summary is held inline) and the
+/// commonest: boxing it would cost an allocation per message.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "source", rename_all = "lowercase")]
+#[allow(clippy::large_enum_variant)]
 pub enum RecordKind {
     /// A SIP message (from HEP or pcap replay).
     Sip(SipRecord),
@@ -427,8 +432,8 @@ pub struct SdpSummary {
     /// Session-level `c=` address (as written: IP or host).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connection: Option<CompactString>,
-    /// One entry per `m=` line.
-    pub media: Vec<SdpMedia>,
+    /// One entry per `m=` line (one held inline: most offers are audio only).
+    pub media: SmallVec<[SdpMedia; 1]>,
 }
 
 /// One SDP `m=` line.
@@ -438,8 +443,10 @@ pub struct SdpMedia {
     pub kind: CompactString,
     /// Media port (0 = disabled stream).
     pub port: u16,
-    /// Codec names from `a=rtpmap` (or the payload numbers when unmapped), e.g. `PCMU/8000`.
-    pub codecs: Vec<CompactString>,
+    /// Codec names from `a=rtpmap` (or the payload numbers when unmapped), e.g.
+    /// `PCMU/8000`; three held inline, what nine `m=` lines in ten list in the
+    /// real captures the tests use.
+    pub codecs: SmallVec<[CompactString; 3]>,
 }
 
 /// One SIP message.

@@ -89,11 +89,13 @@ async fn trace_expands_ids_across_two_nodes_with_pagination() {
 
     // Exactly the call's records, from both nodes.
     let is_call = |r: &Record| match &r.kind {
-        RecordKind::Sip(s) => [&call.a_call_id, &call.b_call_id].contains(&&s.call_id.0),
+        RecordKind::Sip(s) => {
+            [&call.a_call_id, &call.b_call_id].contains(&&s.call_id.as_str().to_owned())
+        }
         RecordKind::Channel(c) => c
             .unique_id
             .as_ref()
-            .is_some_and(|u| [&call.a_uuid, &call.b_uuid].contains(&&u.0)),
+            .is_some_and(|u| [&call.a_uuid, &call.b_uuid].contains(&&u.as_str().to_owned())),
         RecordKind::Log(_) => false,
     };
     let want: BTreeSet<(String, i64, String)> = all

@@ -39,6 +39,7 @@
 use std::fmt::Write as _;
 
 use callweave_core::record::{Ident, IdentKind, Record, RecordKind};
+use smallvec::SmallVec;
 use tantivy::TantivyDocument;
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, Schema, TextFieldIndexing, TextOptions,
@@ -267,9 +268,9 @@ impl Typed {
 /// copy of each identifier before tantivy copies it.
 fn add_record_ids(f: &Fields, doc: &mut TantivyDocument, record: &Record, call_key: Option<&str>) {
     // A record names at most six identifiers (an event: its Call-ID and five
-    // channel UUIDs), and the call key.
-    let mut plain: Vec<&str> = Vec::with_capacity(8);
-    let mut typed: Vec<(IdentKind, &str)> = Vec::with_capacity(8);
+    // channel UUIDs), and the call key: held on the stack.
+    let mut plain: SmallVec<[&str; 8]> = SmallVec::new();
+    let mut typed: SmallVec<[(IdentKind, &str); 8]> = SmallVec::new();
     record.for_each_identifier(|kind, id| {
         if !typed.contains(&(kind, id)) {
             typed.push((kind, id));
@@ -455,7 +456,15 @@ fn record_fields(
     call_key: Option<&str>,
     full_text: bool,
 ) -> TantivyDocument {
-    let mut doc = TantivyDocument::new();
+    // Sized for what the record will hold: a SIP message is stored whole
+    // (beside about 200 bytes of JSON) and half of it is full text, so the
+    // document's buffer does not grow twice on the way.
+    let text_len = match &record.kind {
+        RecordKind::Sip(s) => s.raw.len() + s.raw.len() / 2,
+        RecordKind::Log(l) => 2 * l.text.len(),
+        RecordKind::Channel(_) => 0,
+    };
+    let mut doc = TantivyDocument::with_capacity(1024 + text_len);
     doc.add_text(f.doc_type, DOC_RECORD);
     doc.add_i64(f.ts, record.ts_micros);
     doc.add_text(f.kind, record.source());
@@ -746,8 +755,9 @@ mod tests {
             media: vec![callweave_core::record::SdpMedia {
                 kind: "audio".into(),
                 port: 16384,
-                codecs: vec!["PCMU/8000".into()],
-            }],
+                codecs: vec!["PCMU/8000".into()].into(),
+            }]
+            .into(),
         });
         let text = sip_search_text(&sip);
         assert_words(

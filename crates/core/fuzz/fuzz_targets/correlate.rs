@@ -35,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
                     "10.0.0.1:5060".parse().unwrap_or_else(|_| unreachable!()),
                     "10.0.0.2:5060".parse().unwrap_or_else(|_| unreachable!()),
                     Transport::Udp,
-                    CallId(id(a)),
+                    CallId::new(id(a)),
                 );
                 match e % 6 {
                     0 => s.method = Some("INVITE".into()),
@@ -47,8 +47,8 @@ fuzz_target!(|data: &[u8]| {
                     seq: 1,
                     method: "INVITE".into(),
                 });
-                s.correlation = opt(b).map(CallId);
-                s.hep_correlation = opt(x).map(CorrelationId);
+                s.correlation = opt(b).map(CallId::new);
+                s.hep_correlation = opt(x).map(CorrelationId::new);
                 RecordKind::Sip(s)
             }
             1 => RecordKind::Channel(ChannelRecord {
@@ -59,21 +59,21 @@ fuzz_target!(|data: &[u8]| {
                     "HEARTBEAT",
                 ][usize::from(e % 4)]
                 .into(),
-                unique_id: opt(a | 0x80 & !(e & 0x40)).map(ChannelUuid),
-                sip_call_id: opt(b).map(CallId),
-                other_leg_unique_id: opt(x).map(ChannelUuid),
-                channel_call_uuid: opt(y).map(ChannelUuid),
-                bridge_a: opt(y ^ 0x80).map(ChannelUuid),
-                bridge_b: opt(x ^ 0x80).map(ChannelUuid),
+                unique_id: opt(a | 0x80 & !(e & 0x40)).map(ChannelUuid::new),
+                sip_call_id: opt(b).map(CallId::new),
+                other_leg_unique_id: opt(x).map(ChannelUuid::new),
+                channel_call_uuid: opt(y).map(ChannelUuid::new),
+                bridge_a: opt(y ^ 0x80).map(ChannelUuid::new),
+                bridge_b: opt(x ^ 0x80).map(ChannelUuid::new),
                 direction: Direction::parse(if e & 1 == 0 { "inbound" } else { "outbound" }),
                 hangup_cause: (e & 0x20 != 0).then(|| "USER_BUSY".to_owned()),
                 ..Default::default()
             }),
             _ => {
                 let mut l = LogRecord::new("x");
-                l.uuid = opt(a | 0x80).map(ChannelUuid);
-                l.call_id_hint = opt(b).map(CallId);
-                l.peer_uuid = opt(x).map(ChannelUuid);
+                l.uuid = opt(a | 0x80).map(ChannelUuid::new);
+                l.call_id_hint = opt(b).map(CallId::new);
+                l.peer_uuid = opt(x).map(ChannelUuid::new);
                 RecordKind::Log(l)
             }
         };
