@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use callweave_core::graph::{CallSummary, Correlator};
+use callweave_core::graph::{CallKey, CallSummary, Correlator};
 use callweave_core::leg::Role;
 use callweave_core::record::Record;
 use callweave_store::{CallDoc, DocBuilder, PreparedDoc, Store};
@@ -184,7 +184,7 @@ pub struct Pipeline {
     /// Records for Loki, with their call key; `None` without `[loki]`.
     pub loki: Option<mpsc::Sender<callweave_loki::Records>>,
     /// Records gathered for Loki, with their call key.
-    pub loki_pending: Handoff<(Record, Option<String>)>,
+    pub loki_pending: Handoff<(Record, Option<Arc<str>>)>,
     /// This agent's node name: the Loki `node` label. A SIP record's own node
     /// comes from the HEP packet (chunk 0x13 or the capture id), which a sender
     /// chooses, so it never becomes a label.
@@ -298,7 +298,8 @@ impl Pipeline {
         if self.loki.is_some() {
             // A SIP record's node came from the HEP packet; the label is ours.
             record.node = self.node.clone();
-            self.loki_pending.push((record, key.map(str::to_owned)));
+            self.loki_pending
+                .push((record, ingested.call.as_ref().map(CallKey::shared)));
         }
     }
 

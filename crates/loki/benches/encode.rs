@@ -50,7 +50,7 @@ fn esl_events() -> Vec<Vec<(String, String)>> {
     out
 }
 
-fn records() -> Vec<(Record, Option<String>)> {
+fn records() -> Vec<(Record, Option<Arc<str>>)> {
     let sips = sip_messages();
     let events = esl_events();
     assert!(sips.len() > 20 && events.len() > 100);
@@ -68,7 +68,7 @@ fn records() -> Vec<(Record, Option<String>)> {
         ts += 137;
         out.push((
             Record::new(ts, "fs-1", RecordKind::Sip(s)),
-            Some(format!("call-{}", i % 5)),
+            Some(Arc::from(format!("call-{}", i % 5))),
         ));
     }
     for h in &events {
@@ -87,7 +87,7 @@ fn records() -> Vec<(Record, Option<String>)> {
     out
 }
 
-fn encode_all(recs: &[(Record, Option<String>)]) -> usize {
+fn encode_all(recs: &[(Record, Option<Arc<str>>)]) -> usize {
     let mut batcher = Batcher::new(1 << 20);
     let now = Instant::now();
     let mut bytes = 0usize;

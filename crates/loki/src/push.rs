@@ -400,7 +400,7 @@ impl LogLimiter {
 
 /// Records for a [`LokiPusher`], each with its call key when known, handed over
 /// a batch at a time.
-pub type Records = Vec<(Record, Option<String>)>;
+pub type Records = Vec<(Record, Option<Arc<str>>)>;
 
 /// The Loki sink. Create with [`LokiPusher::new`], then [`LokiPusher::run`] it
 /// on its own task.
