@@ -20,7 +20,7 @@
 //! | `node` | ✓ | | every node | raw, indexed |
 //! | `outcome` | | | ✓ | raw, indexed |
 //! | `summary` | (not written any more: never read, the API summarises a record itself; kept so older partitions open) | | | stored |
-//! | `text` | SIP head without boilerplate headers + SDP summary ([`sip_search_text`]) / event header values ([`esl_search_text`]) / log text | | | words of [`crate::tokenize`], indexed (documents only, not stored) |
+//! | `text` | SIP head without boilerplate headers + SDP summary ([`sip_search_text_into`]) / event header values ([`esl_search_text_into`]) / log text | | | words of [`crate::tokenize`], indexed (documents only, not stored) |
 //! | `json` | a SIP record made from its message: [`SIP_FROM_RAW`] + [`StoredSip`], then the message; any other record as JSON (a SIP message may be a second value, see [`record_doc_split`]) | | the [`CallDoc`] | stored only |
 //!
 //! A SIP record whose header fields the listener derived from its message
@@ -266,7 +266,13 @@ impl Typed {
 /// `id` (and to `edge` when there are two or more), their typed forms to `idt`.
 /// Borrowed from the record and written through one scratch buffer: no owned
 /// copy of each identifier before tantivy copies it.
-fn add_record_ids(f: &Fields, doc: &mut TantivyDocument, record: &Record, call_key: Option<&str>) {
+fn add_record_ids(
+    f: &Fields,
+    doc: &mut TantivyDocument,
+    record: &Record,
+    call_key: Option<&str>,
+    buf: &mut String,
+) {
     // A record names at most six identifiers (an event: its Call-ID and five
     // channel UUIDs), and the call key: held on the stack.
     let mut plain: SmallVec<[&str; 8]> = SmallVec::new();
@@ -293,13 +299,12 @@ fn add_record_ids(f: &Fields, doc: &mut TantivyDocument, record: &Record, call_k
     for p in &plain {
         doc.add_text(f.id, p);
     }
-    let mut buf = String::with_capacity(96);
     let typed = typed.iter().map(|&(kind, id)| (typed_prefix(kind), id));
     for (prefix, id) in typed.chain(key.map(|k| (PREFIX_CALL_KEY, k))) {
         buf.clear();
         buf.push_str(prefix);
         buf.push_str(id);
-        doc.add_text(f.idt, &buf);
+        doc.add_text(f.idt, &*buf);
     }
 }
 
@@ -310,15 +315,14 @@ pub(crate) fn record_doc(
     record: &Record,
     call_key: Option<&str>,
     full_text: bool,
+    scratch: &mut Scratch,
 ) -> Result<TantivyDocument> {
-    let mut doc = record_fields(f, record, call_key, full_text);
-    if add_sip_from_raw(f, &mut doc, record)? {
+    let mut doc = record_fields(f, record, call_key, full_text, scratch);
+    if add_sip_from_raw(f, &mut doc, record, &mut scratch.json)? {
         return Ok(doc);
     }
-    doc.add_text(
-        f.json,
-        serde_json::to_string(record).map_err(StoreError::Encode)?,
-    );
+    let json = to_json_after("", record, &mut scratch.json).map_err(StoreError::Encode)?;
+    doc.add_text(f.json, json);
     Ok(doc)
 }
 
@@ -330,20 +334,21 @@ pub(crate) fn record_doc_split(
     record: &mut Record,
     call_key: Option<&str>,
     full_text: bool,
+    scratch: &mut Scratch,
 ) -> Result<TantivyDocument> {
-    let mut doc = record_fields(f, record, call_key, full_text);
-    if add_sip_from_raw(f, &mut doc, record)? {
+    let mut doc = record_fields(f, record, call_key, full_text, scratch);
+    if add_sip_from_raw(f, &mut doc, record, &mut scratch.json)? {
         return Ok(doc);
     }
     let raw = match &mut record.kind {
         RecordKind::Sip(s) if !s.raw.is_empty() => Some(std::mem::take(&mut s.raw)),
         _ => None,
     };
-    let json = to_json(&*record);
+    let json = to_json_after("", &*record, &mut scratch.json).map(|j| doc.add_text(f.json, j));
     if let (Some(raw), RecordKind::Sip(s)) = (&raw, &mut record.kind) {
         s.raw = raw.clone();
     }
-    doc.add_text(f.json, json.map_err(StoreError::Encode)?);
+    json.map_err(StoreError::Encode)?;
     if let Some(raw) = raw {
         doc.add_text(f.json, &*raw);
     }
@@ -380,7 +385,12 @@ pub(crate) struct StoredSip<'a> {
 
 /// Stores `record` as [`StoredSip`] and its message when it is a SIP record
 /// whose fields derive from the message; `false` (nothing added) otherwise.
-fn add_sip_from_raw(f: &Fields, doc: &mut TantivyDocument, record: &Record) -> Result<bool> {
+fn add_sip_from_raw(
+    f: &Fields,
+    doc: &mut TantivyDocument,
+    record: &Record,
+    buf: &mut Vec<u8>,
+) -> Result<bool> {
     let RecordKind::Sip(s) = &record.kind else {
         return Ok(false);
     };
@@ -397,7 +407,7 @@ fn add_sip_from_raw(f: &Fields, doc: &mut TantivyDocument, record: &Record) -> R
         hep_correlation: s.hep_correlation.as_ref().map(|c| c.as_str().into()),
         capture_agent_id: s.capture_agent_id,
     };
-    let head = to_json_after(SIP_FROM_RAW, &stored, 192).map_err(StoreError::Encode)?;
+    let head = to_json_after(SIP_FROM_RAW, &stored, buf).map_err(StoreError::Encode)?;
     doc.add_text(f.json, head);
     doc.add_text(f.json, &*s.raw);
     Ok(true)
@@ -429,24 +439,46 @@ pub(crate) fn sip_from_raw(head: &str, raw: &str) -> serde_json::Result<Record> 
     ))
 }
 
-/// `value` as JSON, written into a buffer sized for a SIP record's (about 600
-/// bytes without the message) so it does not grow three times on the way.
-fn to_json<T: serde::Serialize>(value: &T) -> serde_json::Result<String> {
-    to_json_after("", value, 1024)
+/// Buffers a document is built in before tantivy copies what they hold into
+/// it, kept from one document to the next ([`crate::DocBuilder`]): no
+/// allocation per record for its full text, its stored JSON or its typed
+/// identifiers.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Scratch {
+    text: String,
+    json: Vec<u8>,
+    id: String,
 }
 
-/// `prefix` then `value` as JSON, in a buffer of `capacity` bytes to start.
-fn to_json_after<T: serde::Serialize>(
+impl Scratch {
+    /// Buffers past this are let go after a document (a huge event or log
+    /// line), so one outlier does not stay allocated.
+    const KEEP: usize = 64 << 10;
+
+    pub(crate) fn trim(&mut self) {
+        if self.text.capacity() > Self::KEEP {
+            self.text = String::new();
+        }
+        if self.json.capacity() > Self::KEEP {
+            self.json = Vec::new();
+        }
+        if self.id.capacity() > Self::KEEP {
+            self.id = String::new();
+        }
+    }
+}
+
+/// `prefix` then `value` as JSON, written into `buf` (emptied first).
+fn to_json_after<'b, T: serde::Serialize>(
     prefix: &str,
     value: &T,
-    capacity: usize,
-) -> serde_json::Result<String> {
-    let mut buf = Vec::with_capacity(capacity);
+    buf: &'b mut Vec<u8>,
+) -> serde_json::Result<std::borrow::Cow<'b, str>> {
+    buf.clear();
     buf.extend_from_slice(prefix.as_bytes());
-    serde_json::to_writer(&mut buf, value)?;
+    serde_json::to_writer(&mut *buf, value)?;
     // serde_json writes UTF-8; the fallback is never taken.
-    Ok(String::from_utf8(buf)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    Ok(String::from_utf8_lossy(buf))
 }
 
 /// Every field of a record's document but the stored record.
@@ -455,6 +487,7 @@ fn record_fields(
     record: &Record,
     call_key: Option<&str>,
     full_text: bool,
+    scratch: &mut Scratch,
 ) -> TantivyDocument {
     // Sized for what the record will hold: a SIP message is stored whole
     // (beside about 200 bytes of JSON) and half of it is full text, so the
@@ -470,7 +503,7 @@ fn record_fields(
     doc.add_text(f.kind, record.source());
     doc.add_text(f.node, &*record.node);
 
-    add_record_ids(f, &mut doc, record, call_key);
+    add_record_ids(f, &mut doc, record, call_key, &mut scratch.id);
 
     match &record.kind {
         RecordKind::Sip(s) => {
@@ -487,7 +520,9 @@ fn record_fields(
                 doc.add_text(f.to_user, u);
             }
             if full_text {
-                doc.add_text(f.text, sip_search_text(s));
+                scratch.text.clear();
+                sip_search_text_into(s, &mut scratch.text);
+                doc.add_text(f.text, &scratch.text);
             }
         }
         RecordKind::Channel(c) => {
@@ -501,7 +536,9 @@ fn record_fields(
                 doc.add_u64(f.status, u64::from(code));
             }
             if full_text {
-                doc.add_text(f.text, esl_search_text(c));
+                scratch.text.clear();
+                esl_search_text_into(c, &mut scratch.text);
+                doc.add_text(f.text, &scratch.text);
             }
         }
         RecordKind::Log(l) if full_text => {
@@ -540,10 +577,9 @@ const UNSEARCHED_HEADERS: &[&str] = &[
 /// one per line, then the SDP summary
 /// (connection address, media, ports, codecs) instead of the SDP body. About
 /// half the terms of a whole INVITE, and indexing cost follows the terms; the
-/// whole message is still stored with the record.
-pub(crate) fn sip_search_text(s: &callweave_core::record::SipRecord) -> String {
+/// whole message is still stored with the record. Appended to `out`.
+pub(crate) fn sip_search_text_into(s: &callweave_core::record::SipRecord, out: &mut String) {
     let raw: &str = &s.raw;
-    let mut out = String::with_capacity(raw.len() / 2);
     let mut keep = true;
     // Lines found with `memchr` (SIMD): `str::split('\n')` searched a message's
     // head a word at a time, 4% of the instructions of indexing a SIP message.
@@ -589,6 +625,13 @@ pub(crate) fn sip_search_text(s: &callweave_core::record::SipRecord) -> String {
             out.push('\n');
         }
     }
+}
+
+/// [`sip_search_text_into`], as a new string.
+#[cfg(test)]
+pub(crate) fn sip_search_text(s: &callweave_core::record::SipRecord) -> String {
+    let mut out = String::new();
+    sip_search_text_into(s, &mut out);
     out
 }
 
@@ -645,9 +688,9 @@ const UNSEARCHED_EVENT_SUFFIXES: &[&str] = &[
 /// [`UNSEARCHED_EVENT_SUFFIXES`] and bare booleans. An event carries ~125
 /// headers and ~760 words with names; this keeps about a fifth of the words:
 /// numbers, addresses, URIs, user agents, causes, codecs, application data.
-/// The whole event is still stored with the record.
-pub(crate) fn esl_search_text(c: &callweave_core::record::ChannelRecord) -> String {
-    let mut out = String::with_capacity(2048);
+/// The whole event is still stored with the record. Appended to `out`.
+pub(crate) fn esl_search_text_into(c: &callweave_core::record::ChannelRecord, out: &mut String) {
+    let start = out.len();
     for (name, value) in c.headers.iter() {
         let value = value.trim();
         if value.is_empty()
@@ -671,9 +714,16 @@ pub(crate) fn esl_search_text(c: &callweave_core::record::ChannelRecord) -> Stri
             out.push('\n');
         }
     }
-    if out.is_empty() {
+    if out.len() == start {
         out.push_str(&c.event_name);
     }
+}
+
+/// [`esl_search_text_into`], as a new string.
+#[cfg(test)]
+pub(crate) fn esl_search_text(c: &callweave_core::record::ChannelRecord) -> String {
+    let mut out = String::new();
+    esl_search_text_into(c, &mut out);
     out
 }
 
@@ -935,7 +985,7 @@ mod tests {
     fn a_sip_record_from_its_message_is_stored_as_the_message_and_what_it_cannot_say() {
         let (_, f) = build_schema();
         let record = derived_invite();
-        let doc = record_doc(&f, &record, None, true).unwrap();
+        let doc = record_doc(&f, &record, None, true, &mut Scratch::default()).unwrap();
         let values = stored_values(&doc, &f);
         assert_eq!(values.len(), 2);
         let head = values[0].strip_prefix(SIP_FROM_RAW).expect("the prefix");
@@ -963,7 +1013,7 @@ mod tests {
         assert_eq!(s.dst, "[2001:db8::2]:5060".parse().unwrap());
         // Both builders agree, and the split one leaves the record as it was.
         let mut again = record.clone();
-        let split = record_doc_split(&f, &mut again, None, true).unwrap();
+        let split = record_doc_split(&f, &mut again, None, true, &mut Scratch::default()).unwrap();
         assert_eq!(stored_values(&split, &f), values);
         assert_eq!(again, record);
     }
@@ -978,7 +1028,7 @@ mod tests {
         // Fields set by hand (tests, other producers) are not derived again.
         s.fields_from_raw = false;
         s.from.user = Some("someone-else".into());
-        let doc = record_doc(&f, &record, None, true).unwrap();
+        let doc = record_doc(&f, &record, None, true, &mut Scratch::default()).unwrap();
         let values = stored_values(&doc, &f);
         assert_eq!(values.len(), 1);
         assert!(values[0].starts_with('{'));
@@ -988,7 +1038,7 @@ mod tests {
     #[test]
     fn a_stored_message_that_no_longer_parses_keeps_what_was_stored() {
         let (_, f) = build_schema();
-        let doc = record_doc(&f, &derived_invite(), None, true).unwrap();
+        let doc = record_doc(&f, &derived_invite(), None, true, &mut Scratch::default()).unwrap();
         let values = stored_values(&doc, &f);
         let head = values[0].strip_prefix(SIP_FROM_RAW).unwrap();
         let back = sip_from_raw(head, "not a SIP message").unwrap();
@@ -1024,7 +1074,7 @@ mod tests {
         );
         sip.correlation = Some(CallId::from("c1@h"));
         let sip = Record::new(1, "n", RecordKind::Sip(sip));
-        let doc = record_doc(&f, &sip, Some("c1@h"), false).unwrap();
+        let doc = record_doc(&f, &sip, Some("c1@h"), false, &mut Scratch::default()).unwrap();
         assert_eq!(texts(&doc, f.id), ["c1@h"]);
         assert!(texts(&doc, f.edge).is_empty());
         assert_eq!(texts(&doc, f.idt), ["c:c1@h", "k:c1@h"]);
@@ -1037,13 +1087,13 @@ mod tests {
             ..Default::default()
         };
         let event = Record::new(2, "n", RecordKind::Channel(event));
-        let doc = record_doc(&f, &event, Some("k9"), false).unwrap();
+        let doc = record_doc(&f, &event, Some("k9"), false, &mut Scratch::default()).unwrap();
         let plain = ["c1@h", "u-a", "u-b", "k9"];
         assert_eq!(texts(&doc, f.id), plain);
         assert_eq!(texts(&doc, f.edge), plain);
         assert_eq!(texts(&doc, f.idt), ["c:c1@h", "u:u-a", "u:u-b", "k:k9"]);
         // No key: nothing typed for it.
-        let doc = record_doc(&f, &event, Some(""), false).unwrap();
+        let doc = record_doc(&f, &event, Some(""), false, &mut Scratch::default()).unwrap();
         assert_eq!(texts(&doc, f.idt), ["c:c1@h", "u:u-a", "u:u-b"]);
     }
 }

@@ -1,5 +1,6 @@
 //! The write side: partition routing, writers, periodic commits and retention.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -15,7 +16,7 @@ use crate::error::{Result, StoreError};
 use crate::model::{CallDoc, StoreOptions, StoreStats};
 use crate::partition::{Partition, parse_partition_name, partition_name, partition_start};
 use crate::reader::StoreReader;
-use crate::schema::{self, Fields};
+use crate::schema::{self, Fields, Scratch};
 
 /// tantivy refuses less than this per indexing thread.
 const MIN_MEMORY_PER_THREAD: usize = 15_000_000;
@@ -98,19 +99,38 @@ pub struct Store {
 
 /// Builds documents for a [`Store`] on any thread ([`Store::doc_builder`]); the
 /// store's owner adds them with [`Store::add_prepared`].
+///
+/// It keeps the buffers a document is built in from one document to the next,
+/// so it is `Send` but not `Sync`: one per thread, as the pipeline has.
 #[derive(Debug, Clone)]
 pub struct DocBuilder {
     fields: Fields,
     full_text: bool,
+    scratch: RefCell<Scratch>,
 }
 
 impl DocBuilder {
+    /// Runs `build` with the builder's buffers, or with fresh ones should they
+    /// be lent out already (nothing here calls back into the builder).
+    fn with_scratch<T>(&self, build: impl FnOnce(&mut Scratch) -> T) -> T {
+        match self.scratch.try_borrow_mut() {
+            Ok(mut scratch) => {
+                let out = build(&mut scratch);
+                scratch.trim();
+                out
+            }
+            Err(_) => build(&mut Scratch::default()),
+        }
+    }
+
     /// The document of one record under its call key.
     pub fn record(&self, record: &Record, call_key: Option<&str>) -> Result<PreparedDoc> {
         Ok(PreparedDoc {
             kind: DocKind::Record(record.source()),
             ts: record.ts_micros,
-            doc: schema::record_doc(&self.fields, record, call_key, self.full_text)?,
+            doc: self.with_scratch(|scratch| {
+                schema::record_doc(&self.fields, record, call_key, self.full_text, scratch)
+            })?,
         })
     }
 
@@ -122,7 +142,9 @@ impl DocBuilder {
         Ok(PreparedDoc {
             kind: DocKind::Record(record.source()),
             ts: record.ts_micros,
-            doc: schema::record_doc_split(&self.fields, record, call_key, self.full_text)?,
+            doc: self.with_scratch(|scratch| {
+                schema::record_doc_split(&self.fields, record, call_key, self.full_text, scratch)
+            })?,
         })
     }
 
@@ -355,6 +377,7 @@ impl Store {
         DocBuilder {
             fields: self.shared.fields,
             full_text: self.opts.full_text,
+            scratch: RefCell::default(),
         }
     }
 
