@@ -11,6 +11,7 @@ use callweave_core::record::{
 use bytes::{Bytes, BytesMut};
 use serde::Serialize;
 use serde::ser::SerializeMap;
+use smallvec::SmallVec;
 
 use crate::proto::{EntryAdapter, LabelPairAdapter, Timestamp};
 
@@ -159,7 +160,9 @@ pub fn entry_for(record: &Record, call_key: Option<&str>) -> (StreamKey, Entry) 
 #[derive(Default)]
 struct Metadata {
     buf: BytesMut,
-    pairs: Vec<(&'static str, usize)>,
+    /// Names and where their values start, on the stack: a name is there
+    /// once, so at most the number of names there are.
+    pairs: SmallVec<[(&'static str, usize); meta::ALL.len()]>,
 }
 
 impl Metadata {
@@ -176,7 +179,6 @@ impl Metadata {
         }
         if self.pairs.is_empty() {
             self.buf.reserve(160);
-            self.pairs.reserve(10);
         }
         let start = self.buf.len();
         write(&mut self.buf);
