@@ -134,9 +134,12 @@ fn the_receive_path_allocates_the_message_and_only_long_values() {
 }
 
 /// After a record is received: correlation allocates nothing for a call it
-/// knows, and the index document and the Loki entry a bounded handful each
-/// (tantivy's document grows its list of values; the entry's metadata buffer,
-/// its pairs and its shared line).
+/// knows, and the index document and the Loki entry a bounded handful each.
+/// A document: tantivy's buffer of values and its list of them, which grows
+/// twice (no tantivy API reserves it); the text, JSON and identifiers are
+/// written in the builder's own buffers, kept from one document to the next.
+/// A Loki entry: the metadata values' buffer and the shared handle its slices
+/// take, the list of pairs the protobuf message holds, the line's owner.
 fn the_pipeline_allocates_a_bounded_handful_per_record() {
     let conv = SipConverter::new(&["X-CID".to_owned()]);
     let node: Arc<str> = Arc::from("fs-1");
@@ -148,6 +151,11 @@ fn the_pipeline_allocates_a_bounded_handful_per_record() {
     let store =
         callweave_store::Store::open(dir.path(), callweave_store::StoreOptions::default()).unwrap();
     let docs = store.doc_builder();
+    // The builder keeps the buffers a document is built in: the first
+    // documents grow them, the rest reuse them.
+    for r in &records {
+        docs.record_mut(&mut r.clone(), None).unwrap();
+    }
     let mut cor = callweave_core::Correlator::new(callweave_core::Config::default());
     let mut known = std::collections::HashSet::new();
     let (mut correlate, mut doc, mut loki, mut known_calls) = (0, 0, 0, 0);
@@ -162,9 +170,9 @@ fn the_pipeline_allocates_a_bounded_handful_per_record() {
         known.insert(call.clone());
         let key = Some(call.as_str());
         let (_doc, b) = counted(|| docs.record_mut(&mut r, key).unwrap());
-        assert!(b <= 8, "{b} allocations for an index document");
+        assert!(b <= 4, "{b} allocations for an index document");
         let (_entry, c) = counted(|| callweave_loki::entry_for(&r, key));
-        assert!(c <= 5, "{c} allocations for a Loki entry");
+        assert!(c <= 4, "{c} allocations for a Loki entry");
         (correlate, doc, loki) = (correlate + a, doc + b, loki + c);
     }
     eprintln!(
