@@ -477,8 +477,12 @@ fn to_json_after<'b, T: serde::Serialize>(
     buf.clear();
     buf.extend_from_slice(prefix.as_bytes());
     serde_json::to_writer(&mut *buf, value)?;
-    // serde_json writes UTF-8; the fallback is never taken.
-    Ok(String::from_utf8_lossy(buf))
+    // serde_json writes UTF-8; the fallback is never taken. (`from_utf8`
+    // first: `from_utf8_lossy` walks `Utf8Chunks` even over valid text.)
+    Ok(match std::str::from_utf8(buf) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(buf),
+    })
 }
 
 /// Every field of a record's document but the stored record.
