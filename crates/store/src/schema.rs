@@ -344,11 +344,12 @@ pub(crate) fn record_doc_split(
         RecordKind::Sip(s) if !s.raw.is_empty() => Some(std::mem::take(&mut s.raw)),
         _ => None,
     };
-    let json = to_json_after("", &*record, &mut scratch.json).map(|j| doc.add_text(f.json, j));
+    // The JSON borrows the builder's buffer, not the record.
+    let json = to_json_after("", &*record, &mut scratch.json);
     if let (Some(raw), RecordKind::Sip(s)) = (&raw, &mut record.kind) {
         s.raw = raw.clone();
     }
-    json.map_err(StoreError::Encode)?;
+    doc.add_text(f.json, json.map_err(StoreError::Encode)?);
     if let Some(raw) = raw {
         doc.add_text(f.json, &*raw);
     }
