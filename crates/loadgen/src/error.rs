@@ -25,6 +25,9 @@ pub enum LoadgenError {
     /// The run configuration is inconsistent.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The trace probe's HTTP connection failed.
+    #[error("http: {0}")]
+    Http(String),
     /// A sender thread panicked.
     #[error("sender thread {0} panicked")]
     ThreadPanicked(usize),

@@ -36,6 +36,7 @@
 
 pub mod error;
 pub mod esl;
+pub mod probe;
 pub mod scenario;
 mod sender;
 
