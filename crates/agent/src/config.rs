@@ -50,6 +50,11 @@ pub struct NodeConfig {
     /// merging) and the collectors' runtime (HEP TCP, event sockets, log tails,
     /// the Loki client).
     pub ingest_nice: i32,
+    /// `SCHED_FIFO` priority (1 to 99) of the API threads, so that a trace is
+    /// answered at once however busy ingest keeps the CPUs; 0 (the default)
+    /// leaves them at normal priority. Needs `CAP_SYS_NICE` or an
+    /// `RLIMIT_RTPRIO` that high; refused, the agent logs why and runs on.
+    pub api_realtime_priority: u8,
 }
 
 impl Default for NodeConfig {
@@ -57,6 +62,7 @@ impl Default for NodeConfig {
         Self {
             name: None,
             ingest_nice: 10,
+            api_realtime_priority: 0,
         }
     }
 }
@@ -332,6 +338,8 @@ pub struct Settings {
     pub full_text: bool,
     /// Nice value of the ingest threads.
     pub ingest_nice: i32,
+    /// SCHED_FIFO priority of the API threads; 0 is off.
+    pub api_realtime_priority: u8,
     /// HTTP listen address.
     pub http_listen: SocketAddr,
     /// Bearer token required by the API (`/api/...`), if configured.
@@ -423,6 +431,12 @@ impl Config {
                 self.node.ingest_nice
             );
         }
+        if self.node.api_realtime_priority > 99 {
+            bail!(
+                "node.api_realtime_priority: {} is not a SCHED_FIFO priority from 1 to 99 (0 is off)",
+                self.node.api_realtime_priority
+            );
+        }
         let http_listen = self
             .http
             .listen
@@ -458,6 +472,7 @@ impl Config {
             retention,
             full_text: self.store.full_text,
             ingest_nice: self.node.ingest_nice,
+            api_realtime_priority: self.node.api_realtime_priority,
             http_listen,
             api_token,
             loki: loki_settings,
@@ -599,6 +614,14 @@ mod tests {
         assert!(s.hep_auth_key.is_none());
         assert!(!s.node.is_empty());
         assert_eq!(s.ingest_nice, 10);
+        assert_eq!(s.api_realtime_priority, 0);
+    }
+
+    #[test]
+    fn a_negative_realtime_priority_is_refused_where_written() {
+        let err = Config::from_toml("[node]\napi_realtime_priority = -1\n").unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("api_realtime_priority = -1"), "{msg}");
     }
 
     #[test]
@@ -616,6 +639,10 @@ mod tests {
             ("[store]\nretention = \"7x\"", "store.retention"),
             ("[node]\ningest_nice = 20", "node.ingest_nice"),
             ("[node]\ningest_nice = -5", "node.ingest_nice"),
+            (
+                "[node]\napi_realtime_priority = 100",
+                "node.api_realtime_priority",
+            ),
             (
                 "[hep]\nudp_recv_buffer = \"12 parsecs\"",
                 "hep.udp_recv_buffer",

@@ -240,15 +240,14 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningAgent> {
     // The API has a thread and a runtime of its own: the shared runtime's workers
     // carry the collectors and the Loki client, and a trace asked at 3 a.m. during
     // a peak must not queue behind them.
-    let api_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(API_THREADS)
-        .enable_all()
-        .thread_name("callweave-api")
-        .build()
-        .context("cannot start the API runtime")?;
+    let api_realtime = settings.api_realtime_priority;
+    let api_runtime =
+        priority::api_runtime(API_THREADS, api_realtime).context("cannot start the API runtime")?;
     let api_thread = std::thread::Builder::new()
         .name("callweave-api".to_owned())
         .spawn(move || {
+            // This thread accepts the connections.
+            priority::api_thread_priority(api_realtime);
             api_runtime.block_on(async move {
                 let listener = match tokio::net::TcpListener::from_std(http_listener) {
                     Ok(l) => l,
