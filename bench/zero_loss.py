@@ -348,7 +348,7 @@ class Agent:
         self.http = f"127.0.0.1:{args.agent_http_port}"
         corr = correlation or {}
         lines = [
-            "[node]", 'name = "bench"',
+            "[node]", 'name = "bench"', f"api_realtime_priority = {args.api_realtime}",
             "[hep]", f'udp = ["127.0.0.1:{self.hep_port}"]', f'tcp = ["127.0.0.1:{self.hep_port}"]',
             f'udp_recv_buffer = "{args.udp_recv_buffer}"',
             "[correlation]",
@@ -897,6 +897,9 @@ def main():
     ap.add_argument("--loki-addr", default="127.0.0.1:13100")
     ap.add_argument("--trace-queries", type=int, default=1000,
                     help="trace queries per cost-curve step, spread over it (a p99 of 200 was the second-worst query)")
+    ap.add_argument("--api-realtime", type=int, default=0,
+                    help="the agent's [node] api_realtime_priority: SCHED_FIFO priority of its API threads "
+                         "(0, the default, leaves them at normal priority; needs root or CAP_SYS_NICE)")
     ap.add_argument("--probe-client", choices=("rust", "python"), default="rust",
                     help="who sends the trace queries: callweave-trace-probe (one thread, as `callweave "
                          "trace`), or the Python client every run before 2026-11-27 used")
