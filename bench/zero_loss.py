@@ -543,9 +543,9 @@ class RustTraceProbe:
     wake-ups to every figure (about 0.3 ms at the median and 1 ms at p99 under
     load, measured side by side), and the operator's client is not Python."""
 
-    def __init__(self, binary, http_addr, run_id, rate, queries, span, lag=2.5, floor=False):
+    def __init__(self, binary, http_addr, run_id, rate, queries, span, lag=2.5, floor=False, realtime=0):
         self.queries, self.span, self.floor = queries, span, floor
-        cmd = [binary, "--agent", http_addr, "--run-id", str(run_id),
+        cmd = (["chrt", "-f", str(realtime)] if realtime else []) + [binary, "--agent", http_addr, "--run-id", str(run_id),
                "--calls-per-second", str(rate / MSGS_PER_CALL), "--queries", str(queries),
                "--span", str(span), "--lag", str(lag)] + (["--floor"] if floor else [])
         self._p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -579,7 +579,8 @@ def trace_probe(args, http_addr, run_id, rate, queries, span):
     """The trace probe the run asked for (`--probe-client`)."""
     if args.probe_client == "python":
         return TraceProbe(http_addr, run_id, rate, queries, span, floor=args.http_floor)
-    return RustTraceProbe(args.trace_probe, http_addr, run_id, rate, queries, span, floor=args.http_floor)
+    return RustTraceProbe(args.trace_probe, http_addr, run_id, rate, queries, span, floor=args.http_floor,
+                          realtime=args.probe_realtime)
 
 
 def agent_step(args, rate, tag, duration=None, trace_queries=0, esl=False, correlation=None, extra=None):
@@ -903,6 +904,9 @@ def main():
     ap.add_argument("--probe-client", choices=("rust", "python"), default="rust",
                     help="who sends the trace queries: callweave-trace-probe (one thread, as `callweave "
                          "trace`), or the Python client every run before 2026-11-27 used")
+    ap.add_argument("--probe-realtime", type=int, default=0,
+                    help="run callweave-trace-probe under SCHED_FIFO at this priority (chrt): its own wake-ups "
+                         "then no longer wait for the busy cores, and what is left of the tail is the agent's")
     ap.add_argument("--trace-probe", help="callweave-trace-probe binary (default: beside --loadgen)")
     ap.add_argument("--http-floor", action="store_true",
                     help="in the cost curve, a GET /healthz half-way between trace queries: the floor "
