@@ -19,7 +19,9 @@
 //! Call-IDs are unique and predictable, so a driver can query traces while the
 //! load runs: call `seq` of run `run_id` has the A-leg Call-ID
 //! [`scenario::a_leg_call_id`]`(`[`scenario::call_serial`]`(run_id, seq))`,
-//! and calls `0..calls_started` exist once the run reports them.
+//! and calls `0..calls_started` exist once the run reports them. [`probe`]
+//! (the `callweave-trace-probe` binary) does that: it times trace queries for
+//! a run's calls while the run is sending.
 //!
 //! ```
 //! use std::net::UdpSocket;
