@@ -93,46 +93,50 @@ struct Legs {
 /// One keep-alive connection, reopened when it breaks.
 struct Conn {
     agent: SocketAddr,
+    /// The `Host` header: the agent's address.
+    host: String,
     sender: Option<SendRequest<Empty<Bytes>>>,
     opened: u64,
 }
 
 impl Conn {
-    async fn sender(&mut self) -> Result<&mut SendRequest<Empty<Bytes>>, LoadgenError> {
-        if self.sender.as_ref().is_some_and(SendRequest::is_closed) {
-            self.sender = None;
+    fn new(agent: SocketAddr) -> Self {
+        Self {
+            agent,
+            host: agent.to_string(),
+            sender: None,
+            opened: 0,
         }
-        if self.sender.is_none() {
-            let stream = tokio::net::TcpStream::connect(self.agent)
-                .await
-                .map_err(|e| LoadgenError::io(format!("connect to {}", self.agent), e))?;
-            stream
-                .set_nodelay(true)
-                .map_err(|e| LoadgenError::io("TCP_NODELAY", e))?;
-            let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                .await
-                .map_err(|e| LoadgenError::Http(e.to_string()))?;
-            // Drives the connection on this thread's runtime; ends when it closes.
-            tokio::spawn(conn);
-            self.opened += 1;
-            self.sender = Some(sender);
-        }
-        self.sender
-            .as_mut()
-            .ok_or_else(|| LoadgenError::Http("no connection".to_owned()))
     }
 
-    /// A connection ready for a request. One the server closed after its
-    /// last answer (`Connection: close`, an idle timeout) is replaced once:
-    /// that is not a failure of the request about to be sent.
+    /// Opens a new connection in place of the current one.
+    async fn connect(&mut self) -> Result<&mut SendRequest<Empty<Bytes>>, LoadgenError> {
+        let stream = tokio::net::TcpStream::connect(self.agent)
+            .await
+            .map_err(|e| LoadgenError::io(format!("connect to {}", self.agent), e))?;
+        stream
+            .set_nodelay(true)
+            .map_err(|e| LoadgenError::io("TCP_NODELAY", e))?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| LoadgenError::Http(e.to_string()))?;
+        // Drives the connection on this thread's runtime; ends when it closes.
+        tokio::spawn(conn);
+        self.opened += 1;
+        Ok(self.sender.insert(sender))
+    }
+
+    /// A connection ready for a request. One that is gone (dropped after a
+    /// failure, or closed by the server after its last answer:
+    /// `Connection: close`, an idle timeout) is replaced once: that is not a
+    /// failure of the request about to be sent.
     async fn ready(&mut self) -> Option<&mut SendRequest<Empty<Bytes>>> {
-        let ready = match self.sender().await {
-            Ok(sender) => sender.ready().await.is_ok(),
-            Err(_) => false,
+        let ready = match self.sender.as_mut() {
+            Some(sender) => sender.ready().await.is_ok(),
+            None => false,
         };
         if !ready {
-            self.sender = None;
-            self.sender().await.ok()?.ready().await.ok()?;
+            self.connect().await.ok()?.ready().await.ok()?;
         }
         self.sender.as_mut()
     }
@@ -143,7 +147,7 @@ impl Conn {
     async fn get(&mut self, path: &str, timeout: Duration) -> Option<(Duration, Answer)> {
         let started = Instant::now();
         let out = tokio::time::timeout(timeout, async {
-            let host = self.agent.to_string();
+            let host = self.host.clone();
             let sender = self.ready().await?;
             let req = hyper::Request::get(path)
                 .header(hyper::header::HOST, host)
@@ -189,12 +193,8 @@ pub fn run_probe(cfg: &ProbeConfig) -> Result<ProbeReport, LoadgenError> {
 
 async fn probe(cfg: &ProbeConfig) -> Result<ProbeReport, LoadgenError> {
     let t0 = Instant::now();
-    let mut conn = Conn {
-        agent: cfg.agent,
-        sender: None,
-        opened: 0,
-    };
-    conn.sender().await?;
+    let mut conn = Conn::new(cfg.agent);
+    conn.connect().await?;
     let mut report = ProbeReport::default();
     tokio::time::sleep(cfg.lag + Duration::from_millis(500)).await;
     let spread = cfg
