@@ -507,6 +507,16 @@ def _percentiles(samples):
             "max_ms": round(lat[-1] * 1000, 3) if lat else None}
 
 
+def _trace_result(client, queries, floor, lat, errors, legs, floor_lat, floor_errors):
+    """A cost-curve step's trace figures from a probe's raw latencies (s)."""
+    res = {"client": client, "queries": queries, "ok": len(lat), "errors": errors}
+    res.update(_percentiles(lat))
+    res["two_legs"] = sum(1 for n in legs if n >= 2)
+    if floor:
+        res["healthz"] = dict(_percentiles(floor_lat), ok=len(floor_lat), errors=floor_errors)
+    return res
+
+
 class TraceProbe:
     """Queries /api/v1/trace/{A-leg Call-ID} for calls sent at least `lag` s ago,
     from a child process (see `_trace_probe`); with `floor`, /healthz between
@@ -528,20 +538,15 @@ class TraceProbe:
             # The probe never reported: every request counts as failed.
             lat, errors, legs, floor_lat, floor_errors = [], self.queries, [], [], self.queries
         self._p.join(timeout=5)
-        res = {"client": "python", "queries": self.queries, "ok": len(lat), "errors": errors}
-        res.update(_percentiles(lat))
-        res["two_legs"] = sum(1 for n in legs if n >= 2)
-        if self.floor:
-            res["healthz"] = dict(_percentiles(floor_lat), ok=len(floor_lat), errors=floor_errors)
-        return res
+        return _trace_result("python", self.queries, self.floor, lat, errors, legs, floor_lat, floor_errors)
 
 
 class RustTraceProbe:
     """The same queries as `TraceProbe`, sent by `callweave-trace-probe`: one
     keep-alive HTTP/1.1 connection driven on one thread, as `callweave trace`
     talks to the agent. The Python client added its interpreter's own
-    wake-ups to every figure (about 0.3 ms at the median and 1 ms at p99 under
-    load, measured side by side), and the operator's client is not Python."""
+    wake-ups to every figure (0.2-0.25 ms at the median, alternated side by
+    side; BENCHMARKS.md), and the operator's client is not Python."""
 
     def __init__(self, binary, http_addr, run_id, rate, queries, span, lag=2.5, floor=False, realtime=0):
         self.queries, self.span, self.floor = queries, span, floor
@@ -564,14 +569,9 @@ class RustTraceProbe:
             # The probe never reported: every request counts as failed.
             r = {"trace_seconds": [], "trace_errors": self.queries, "legs": [],
                  "healthz_seconds": [], "healthz_errors": self.queries if self.floor else 0}
-        lat = r["trace_seconds"]
-        res = {"client": "rust", "queries": self.queries, "ok": len(lat), "errors": r["trace_errors"],
-               "not_found": r.get("trace_not_found", 0)}
-        res.update(_percentiles(lat))
-        res["two_legs"] = sum(1 for n in r["legs"] if n >= 2)
-        if self.floor:
-            res["healthz"] = dict(_percentiles(r["healthz_seconds"]), ok=len(r["healthz_seconds"]),
-                                  errors=r["healthz_errors"])
+        res = _trace_result("rust", self.queries, self.floor, r["trace_seconds"], r["trace_errors"], r["legs"],
+                            r["healthz_seconds"], r["healthz_errors"])
+        res["not_found"] = r.get("trace_not_found", 0)
         return res
 
 
