@@ -96,4 +96,4 @@ pub use model::{
 };
 pub use partition::{parse_partition_name, partition_name};
 pub use reader::StoreReader;
-pub use store::{DocBuilder, PreparedDoc, Store};
+pub use store::{DocBuilder, PendingReload, PreparedDoc, Store};

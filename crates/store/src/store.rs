@@ -206,6 +206,63 @@ impl PreparedDoc {
     }
 }
 
+/// Readers to bring up to commits already made ([`Store::commit_deferred`]).
+///
+/// A reload opens the segments the commit wrote, and the segment a merge
+/// just finished, and warms them for the first query (term dictionaries,
+/// fast-field columns): a few milliseconds usually, a few hundred after a
+/// large merge. Done by the thread that indexes, that time is a stall of
+/// ingest; this lets another thread do it while indexing goes on. Until it
+/// has run, queries see the index as it was before the commit.
+#[must_use = "what was committed is not visible until the reload runs"]
+#[derive(Debug, Default)]
+pub struct PendingReload {
+    parts: Vec<Arc<Partition>>,
+    commits: u64,
+}
+
+impl PendingReload {
+    fn add(&mut self, part: &Arc<Partition>) {
+        if !self.parts.iter().any(|p| p.start == part.start) {
+            self.parts.push(Arc::clone(part));
+        }
+    }
+
+    /// Nothing to reload.
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// The commits this reload makes visible: 1, or more once others were
+    /// [absorbed](Self::absorb).
+    pub fn commits(&self) -> u64 {
+        self.commits
+    }
+
+    /// Adds the partitions of `later`, each kept once: a reader reloads to the
+    /// newest commit, so reloads that queued up are done in one.
+    pub fn absorb(&mut self, later: PendingReload) {
+        for part in &later.parts {
+            self.add(part);
+        }
+        self.commits += later.commits;
+    }
+
+    /// Reloads the readers of every partition committed. Every partition is
+    /// tried; the first error is returned.
+    pub fn run(self) -> Result<()> {
+        let mut first = Ok(());
+        for part in &self.parts {
+            if let Err(e) = part.reader.reload()
+                && first.is_ok()
+            {
+                first = Err(StoreError::index(&part.name, e));
+            }
+        }
+        first
+    }
+}
+
 /// The operations of one partition's run in [`Store::add_prepared_batch`], and
 /// the calls whose summaries it carries.
 struct Run {
@@ -514,18 +571,43 @@ impl Store {
     /// something to commit. Call it often (every batch, every tick); it is cheap
     /// when there is nothing to do. Returns whether it committed.
     pub fn maybe_commit(&mut self, now: TsMicros) -> Result<bool> {
+        Ok(match self.maybe_commit_deferred(now)? {
+            Some(reload) => {
+                reload.run()?;
+                true
+            }
+            None => false,
+        })
+    }
+
+    /// [`maybe_commit`](Self::maybe_commit), leaving the readers to the caller:
+    /// what was committed becomes visible once the returned [`PendingReload`]
+    /// has run, on any thread. `None` when nothing was due or nothing to commit.
+    pub fn maybe_commit_deferred(&mut self, now: TsMicros) -> Result<Option<PendingReload>> {
         self.set_now(now);
         if self.now.saturating_sub(self.last_commit) < self.commit_interval {
-            return Ok(false);
+            return Ok(None);
         }
-        self.commit()
+        self.commit_deferred()
     }
 
     /// Commits every writer with pending changes now and makes them visible to
     /// readers. Returns whether anything was committed.
     pub fn commit(&mut self) -> Result<bool> {
+        Ok(match self.commit_deferred()? {
+            Some(reload) => {
+                reload.run()?;
+                true
+            }
+            None => false,
+        })
+    }
+
+    /// [`commit`](Self::commit), leaving the readers to the caller (see
+    /// [`PendingReload`]). `None` when nothing had changed.
+    pub fn commit_deferred(&mut self) -> Result<Option<PendingReload>> {
         self.last_commit = self.now;
-        let mut any = false;
+        let mut reload = PendingReload::default();
         for w in &mut self.writers {
             if !w.dirty {
                 continue;
@@ -533,17 +615,15 @@ impl Store {
             w.writer
                 .commit()
                 .map_err(|e| StoreError::index(&w.part.name, e))?;
-            w.part
-                .reader
-                .reload()
-                .map_err(|e| StoreError::index(&w.part.name, e))?;
+            reload.add(&w.part);
             w.dirty = false;
-            any = true;
         }
-        if any {
-            self.stats.commits += 1;
+        if reload.is_empty() {
+            return Ok(None);
         }
-        Ok(any)
+        self.stats.commits += 1;
+        reload.commits = 1;
+        Ok(Some(reload))
     }
 
     /// Deletes every partition whose whole span is older than `now - retention`.

@@ -235,6 +235,67 @@ fn links_alone_join_the_two_sip_dialogs() {
 }
 
 #[test]
+fn a_deferred_commit_is_visible_once_its_reload_runs_on_another_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = open(dir.path());
+    let recs = hep_records(SET01);
+    let call1 = &calls_tsv(SET01)[0];
+    let reader = store.reader();
+    let a_leg = [call1.a_call_id.as_str()];
+    // Split inside the A leg's dialog.
+    let (split, _) = recs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| mentions(r, &a_leg))
+        .nth(3)
+        .unwrap();
+    let (first, second) = recs.split_at(split);
+    let total = |reader: &callweave_store::StoreReader| {
+        reader
+            .trace(&call1.a_call_id, all())
+            .unwrap()
+            .map_or(0, |t| t.total_records as usize)
+    };
+    let in_first = first.iter().filter(|r| mentions(r, &a_leg)).count();
+    let in_second = second.iter().filter(|r| mentions(r, &a_leg)).count();
+    assert!(in_first > 0 && in_second > 0, "{in_first} {in_second}");
+    assert!(mentions(&first[0], &a_leg));
+
+    // Nothing to commit: nothing to reload.
+    assert!(store.commit_deferred().unwrap().is_none());
+    for r in first {
+        store.add_record(r, None).unwrap();
+    }
+    // Within the interval nothing is due.
+    let now = store.now();
+    assert!(store.maybe_commit_deferred(now + 10).unwrap().is_none());
+    let mut pending = store
+        .maybe_commit_deferred(now + 1_000_010)
+        .unwrap()
+        .unwrap();
+    assert_eq!(pending.commits(), 1);
+    // Committed, on disk, but queries do not see it yet.
+    assert_eq!(total(&reader), 0);
+
+    for r in second {
+        store.add_record(r, None).unwrap();
+    }
+    let later = store.commit_deferred().unwrap().unwrap();
+    // Two commits of the same partition: one reload shows both.
+    pending.absorb(later);
+    assert_eq!(pending.commits(), 2);
+    assert_eq!(total(&reader), 0);
+    // Indexing goes on while the reload runs elsewhere.
+    let reloading = std::thread::spawn(move || pending.run());
+    store.add_record(&first[0], None).unwrap();
+    reloading.join().unwrap().unwrap();
+    assert_eq!(total(&reader), in_first + in_second);
+    // What was added since is not visible until its own commit.
+    store.commit().unwrap();
+    assert_eq!(total(&reader), in_first + in_second + 1);
+}
+
+#[test]
 fn pagination_walks_the_call_in_time_order() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = loaded(dir.path());
