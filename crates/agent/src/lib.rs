@@ -193,10 +193,24 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningAgent> {
     };
     let docs = store.doc_builder();
     let (index_tx, index_rx) = pipeline::index_queue();
+    let (reload_tx, reload_rx) = pipeline::Reloader::queue();
+    let reloader = pipeline::Reloader {
+        rx: reload_rx,
+        metrics: metrics.clone(),
+    };
+    let reload_thread = std::thread::Builder::new()
+        .name("callweave-reload".to_owned())
+        .spawn(move || {
+            priority::lower_current_thread(ingest_nice);
+            reloader.run()
+        })
+        .context("cannot start the index reload thread")?;
     let indexer = pipeline::Indexer {
         rx: index_rx,
         store,
         metrics: metrics.clone(),
+        reload: reload_tx,
+        reload_thread,
     };
     let index_thread = std::thread::Builder::new()
         .name("callweave-index".to_owned())

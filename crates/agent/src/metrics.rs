@@ -93,8 +93,13 @@ pub struct Metrics {
     pub api_queries: QueryHistograms,
     /// Documents waiting for the index writer thread.
     pub index_queue_depth: Gauge,
-    /// Index commit duration.
+    /// Index commit duration: how long indexing stands still for it.
     pub index_commit: prometheus_client::metrics::histogram::Histogram,
+    /// Time to make commits visible to queries, on the reload thread.
+    pub index_reload: prometheus_client::metrics::histogram::Histogram,
+    /// Commits visible to queries; `callweave_index_commit_seconds_count`
+    /// minus this is what is committed but not yet searchable.
+    pub searchable_commits: Counter,
     /// Calls in the correlator's memory and per-call memory are in the KPIs;
     /// records indexed per kind are here.
     pub indexed: Family<SourceLabel, Counter>,
@@ -119,6 +124,8 @@ impl Metrics {
             api_queries: Family::new_with_constructor(query_histogram),
             index_queue_depth: Gauge::default(),
             index_commit: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
+            index_reload: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
+            searchable_commits: Counter::default(),
             indexed: Family::default(),
             fslog: crate::fslog_source::FslogMetrics::default(),
             esl: crate::esl_source::EslMetrics::default(),
@@ -207,8 +214,18 @@ impl Metrics {
         );
         r.register(
             "callweave_index_commit_seconds",
-            "Time to commit the local index",
+            "Time to commit the local index (indexing waits for it)",
             self.index_commit.clone(),
+        );
+        r.register(
+            "callweave_index_reload_seconds",
+            "Time to make index commits visible to queries (new segments opened and warmed)",
+            self.index_reload.clone(),
+        );
+        r.register(
+            "callweave_index_searchable_commits",
+            "Index commits visible to queries",
+            self.searchable_commits.clone(),
         );
         r.register(
             "callweave_indexed_records",

@@ -1,5 +1,6 @@
-//! The record pipeline: a dedicated thread that owns the correlator, and a
-//! second one, the index writer, that owns the local index.
+//! The record pipeline: a dedicated thread that owns the correlator, a
+//! second one, the index writer, that owns the local index, and a third that
+//! makes each commit visible to queries.
 //!
 //! Blocking work (tantivy) stays off the async runtime. The pipeline thread
 //! correlates each record, builds its index document and hands the record (moved)
@@ -7,7 +8,10 @@
 //! commit takes a few hundred milliseconds under load; on its own thread it no
 //! longer stalls correlation and Loki, and the bounded queue between the two
 //! absorbs it. Both threads wait with a timeout so periodic work (commits, call
-//! expiry, retention) happens even when traffic stops.
+//! expiry, retention) happens even when traffic stops. After a commit, opening
+//! and warming the new segments for queries (a few hundred milliseconds after a
+//! large merge) is left to the reload thread, so that it adds nothing to the
+//! commit's stall of indexing.
 //!
 //! Neither thread needs the async runtime: the pipeline polls the async record
 //! channel with a waker that unparks it ([`recv_many_timeout`]), so it keeps
@@ -21,7 +25,7 @@ use std::time::{Duration, Instant};
 use callweave_core::graph::{CallKey, CallSummary, Correlator};
 use callweave_core::leg::Role;
 use callweave_core::record::Record;
-use callweave_store::{CallDoc, DocBuilder, PreparedDoc, Store};
+use callweave_store::{CallDoc, DocBuilder, PendingReload, PreparedDoc, Store};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use tokio::sync::mpsc;
 
@@ -363,6 +367,10 @@ pub struct Indexer {
     pub store: Store,
     /// Pipeline metrics.
     pub metrics: Metrics,
+    /// Commits to make visible, to the reload thread.
+    pub reload: Sender<PendingReload>,
+    /// The reload thread, joined once the last commit is made.
+    pub reload_thread: std::thread::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Indexer {
@@ -391,12 +399,17 @@ impl Indexer {
             }
             let now = now_micros();
             let started = Instant::now();
-            match self.store.maybe_commit(now) {
-                Ok(true) => self
-                    .metrics
-                    .index_commit
-                    .observe(started.elapsed().as_secs_f64()),
-                Ok(false) => {}
+            match self.store.maybe_commit_deferred(now) {
+                Ok(Some(reload)) => {
+                    let took = started.elapsed();
+                    if let Err(e) = self.reload.send(reload) {
+                        // The reload thread is gone (it never returns early);
+                        // the commit is made visible here instead.
+                        reload_now(e.0, 0, &self.metrics);
+                    }
+                    self.metrics.index_commit.observe(took.as_secs_f64());
+                }
+                Ok(None) => {}
                 Err(e) => {
                     self.metrics.drop_at("index_commit");
                     tracing::error!(error = %e, "index commit failed");
@@ -413,8 +426,23 @@ impl Indexer {
                 }
             }
         }
-        if let Err(e) = self.store.commit() {
-            tracing::error!(error = %e, "final index commit failed");
+        let Indexer {
+            mut store,
+            reload,
+            reload_thread,
+            metrics,
+            ..
+        } = self;
+        drop(reload);
+        if reload_thread.join().is_err() {
+            tracing::error!("the index reload thread panicked");
+        }
+        match store.commit_deferred() {
+            Ok(Some(last)) => {
+                reload_now(last, 0, &metrics);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "final index commit failed"),
         }
     }
 
@@ -441,6 +469,69 @@ impl Indexer {
                 self.metrics.drop_by("index", n);
                 tracing::warn!(error = %e, records = n, "cannot index a batch of documents");
             }
+        }
+    }
+}
+
+/// The reload thread: makes the index thread's commits visible to queries
+/// (opens and warms the segments they wrote and those merges finished), so
+/// that this never adds to the time indexing stands still for a commit.
+/// Commits that arrive while a reload runs are made visible by the next one,
+/// together.
+pub struct Reloader {
+    /// Commits made by the index thread.
+    pub rx: Receiver<PendingReload>,
+    /// Pipeline metrics.
+    pub metrics: Metrics,
+}
+
+impl std::fmt::Debug for Reloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloader")
+            .field("queued", &self.rx.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reloader {
+    /// The queue from the index thread: unbounded, as every reload takes all
+    /// that is waiting, so it holds at most the commits of one reload's time.
+    pub fn queue() -> (Sender<PendingReload>, Receiver<PendingReload>) {
+        crossbeam_channel::unbounded()
+    }
+
+    /// Runs until the index thread drops its sender.
+    pub fn run(self) {
+        // Commits a failed reload did not show; the next one shows them.
+        let mut unshown = 0;
+        while let Ok(mut reload) = self.rx.recv() {
+            while let Ok(later) = self.rx.try_recv() {
+                reload.absorb(later);
+            }
+            unshown = reload_now(reload, unshown, &self.metrics);
+        }
+    }
+}
+
+/// Makes `reload`'s commits, and `unshown` earlier ones, visible now, timed
+/// and counted. Returns the commits still not visible: none, or all of them
+/// when the reload failed.
+fn reload_now(reload: PendingReload, unshown: u64, metrics: &Metrics) -> u64 {
+    let started = Instant::now();
+    let commits = reload.commits() + unshown;
+    match reload.run() {
+        Ok(()) => {
+            metrics
+                .index_reload
+                .observe(started.elapsed().as_secs_f64());
+            metrics.searchable_commits.inc_by(commits);
+            0
+        }
+        // The commits are on disk and the next reload shows them; queries
+        // see the index as it was until then.
+        Err(e) => {
+            tracing::error!(error = %e, "cannot make an index commit visible to queries");
+            commits
         }
     }
 }
@@ -516,6 +607,56 @@ mod tests {
         assert_eq!(
             recv_many_timeout(&mut rx, &mut buf, 8, wait, &waker),
             Some(0)
+        );
+    }
+
+    /// Commits that queue up while a reload runs are made visible by one
+    /// reload, and every one of them is counted as searchable.
+    #[test]
+    fn the_reload_thread_shows_queued_commits_in_one_reload() {
+        use callweave_core::record::Ident;
+        use callweave_store::{StoreOptions, TraceOptions};
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        let reader = store.reader();
+        let metrics = Metrics::new("test");
+        let (tx, rx) = Reloader::queue();
+        let ts = store.now();
+        let uuid = Ident::Channel("4bd32ac8-9e9c-4ed4-a3ef-1b1e1b1e1b1e".into());
+        for (i, call_id) in ["first@10.0.0.1", "second@10.0.0.1"].iter().enumerate() {
+            store
+                .add_link(
+                    &uuid,
+                    &Ident::Call((*call_id).into()),
+                    "channel-sip",
+                    ts + i as i64,
+                )
+                .unwrap();
+            tx.send(store.commit_deferred().unwrap().unwrap()).unwrap();
+        }
+        let legs = || {
+            reader
+                .trace(uuid.as_str(), TraceOptions::default())
+                .unwrap()
+                .map_or(0, |t| t.ids.len())
+        };
+        assert_eq!(legs(), 0, "committed, not yet visible");
+
+        drop(tx);
+        let reloader = Reloader {
+            rx,
+            metrics: metrics.clone(),
+        };
+        std::thread::spawn(move || reloader.run()).join().unwrap();
+        assert_eq!(legs(), 3, "both commits visible");
+        assert_eq!(metrics.searchable_commits.get(), 2);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &metrics.registry()).unwrap();
+        assert!(
+            text.lines()
+                .any(|l| l == "callweave_index_reload_seconds_count 1"),
+            "one reload for both:\n{text}"
         );
     }
 

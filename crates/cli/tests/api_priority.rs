@@ -98,12 +98,18 @@ async fn api_threads_run_real_time_when_asked_and_ingest_threads_never() {
         let ingest: Vec<Sched> = all
             .values()
             .filter(|t| {
-                ["callweave-hep-u", "callweave-pipel", "callweave-index"].contains(&t.comm.as_str())
+                [
+                    "callweave-hep-u",
+                    "callweave-pipel",
+                    "callweave-index",
+                    "callweave-reloa",
+                ]
+                .contains(&t.comm.as_str())
             })
             .cloned()
             .collect();
         let settled = api.len() >= 3
-            && ingest.len() == 3
+            && ingest.len() == 4
             && api.iter().all(|t| (t.policy == SCHED_FIFO) == allowed);
         if settled || Instant::now() > deadline {
             break (api, ingest);
@@ -122,7 +128,7 @@ async fn api_threads_run_real_time_when_asked_and_ingest_threads_never() {
             assert_eq!((t.policy, t.nice), (0, 0), "{t:?}");
         }
     }
-    assert_eq!(ingest.len(), 3, "{ingest:?}");
+    assert_eq!(ingest.len(), 4, "{ingest:?}");
     for t in &ingest {
         assert_eq!((t.policy, t.nice), (0, 7), "{t:?}");
     }

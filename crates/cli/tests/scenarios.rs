@@ -558,10 +558,16 @@ async fn wait_ingested(s: &Scenario, agent: &RunningAgent, fed: &Fed) -> Result<
     if sum(&m, "callweave_hep_decode_errors_total", &[]) > 0.0 {
         return Err("HEP decode errors".to_owned());
     }
-    // Records are searchable after the next commit (about a second).
+    // Records are searchable once the next commit (about a second) is visible
+    // to queries (the reload thread makes it so, just after).
     let commits = sum(&m, "callweave_index_commit_seconds_count", &[]);
-    wait_metrics(agent.http, Duration::from_secs(3), |m| {
+    let m = wait_metrics(agent.http, Duration::from_secs(3), |m| {
         sum(m, "callweave_index_commit_seconds_count", &[]) > commits
+    })
+    .await;
+    let committed = sum(&m, "callweave_index_commit_seconds_count", &[]);
+    wait_metrics(agent.http, Duration::from_secs(3), |m| {
+        sum(m, "callweave_index_searchable_commits_total", &[]) >= committed
     })
     .await;
     println!("scenario {}: fed {fed:?}", s.name);
