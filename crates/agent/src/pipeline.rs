@@ -46,10 +46,13 @@ const EXPIRE_EVERY: Duration = Duration::from_secs(1);
 const RETENTION_EVERY: Duration = Duration::from_secs(600);
 /// Batches of documents waiting for the index thread, each of about
 /// [`INDEX_HANDOFF`] documents (fewer when they waited [`INDEX_HANDOFF_AGE`]):
-/// about 32 Ki documents, half a second at 60k records/s, more than a commit's
-/// stall. When full, the pipeline thread waits, its own queue fills and the
-/// newest records are dropped there (`stage="pipeline"`), counted.
-pub const INDEX_QUEUE_BATCHES: usize = 32;
+/// about 64 Ki documents, a second at 60k records/s and 0.6 s at 110k, more
+/// than a commit's stall of indexing (0.16–0.26 s at 110k, some 0.45 s). With
+/// 32 Ki, 110k records/s held for 150 s lost 7,245 and 18,816 records in
+/// those stalls; with 64 Ki, 77 and 2,556, for up to 30 MiB more memory
+/// (BENCHMARKS.md). When full, the pipeline thread waits, its own queue fills
+/// and the newest records are dropped there (`stage="pipeline"`), counted.
+pub const INDEX_QUEUE_BATCHES: usize = 64;
 /// Documents are handed to the index thread once this many are gathered…
 const INDEX_HANDOFF: usize = 1024;
 /// …or once the oldest has waited this long (or at the next wake-up after it).
