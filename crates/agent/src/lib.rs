@@ -119,13 +119,10 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningAgent> {
     for socket in udp_sockets {
         let ingest = ingest.clone();
         let shutdown = shutdown_rx.clone();
-        let thread = std::thread::Builder::new()
-            .name("callweave-hep-udp".to_owned())
-            .spawn(move || {
-                priority::lower_current_thread(ingest_nice);
-                hep_source::run_udp(socket, ingest, shutdown)
-            })
-            .context("cannot start a HEP UDP thread")?;
+        let thread = spawn_ingest("callweave-hep-udp", ingest_nice, move || {
+            hep_source::run_udp(socket, ingest, shutdown)
+        })
+        .context("cannot start a HEP UDP thread")?;
         collectors.spawn(async move {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         });
@@ -198,12 +195,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningAgent> {
         rx: reload_rx,
         metrics: metrics.clone(),
     };
-    let reload_thread = std::thread::Builder::new()
-        .name("callweave-reload".to_owned())
-        .spawn(move || {
-            priority::lower_current_thread(ingest_nice);
-            reloader.run()
-        })
+    let reload_thread = spawn_ingest("callweave-reload", ingest_nice, move || reloader.run())
         .context("cannot start the index reload thread")?;
     let indexer = pipeline::Indexer {
         rx: index_rx,
@@ -212,13 +204,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningAgent> {
         reload: reload_tx,
         reload_thread,
     };
-    let index_thread = std::thread::Builder::new()
-        .name("callweave-index".to_owned())
-        .spawn(move || {
-            // tantivy's threads, started from this one, inherit it.
-            priority::lower_current_thread(ingest_nice);
-            indexer.run()
-        })
+    // tantivy's threads, started from this one, inherit its nice value.
+    let index_thread = spawn_ingest("callweave-index", ingest_nice, move || indexer.run())
         .context("cannot start the index thread")?;
     let pipeline = pipeline::Pipeline {
         rx: record_rx,
@@ -232,12 +219,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningAgent> {
         loki_pending: pipeline::Handoff::for_loki(),
         node: node.clone(),
     };
-    let pipeline = std::thread::Builder::new()
-        .name("callweave-pipeline".to_owned())
-        .spawn(move || {
-            priority::lower_current_thread(ingest_nice);
-            pipeline.run()
-        })
+    let pipeline = spawn_ingest("callweave-pipeline", ingest_nice, move || pipeline.run())
         .context("cannot start the pipeline thread")?;
 
     let ready = Arc::new(AtomicBool::new(false));
@@ -368,4 +350,19 @@ async fn wait_for_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Starts a named ingest thread at `nice` (`node.ingest_nice`); threads it
+/// starts inherit the value.
+fn spawn_ingest<T: Send + 'static>(
+    name: &str,
+    nice: i32,
+    run: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<std::thread::JoinHandle<T>> {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            priority::lower_current_thread(nice);
+            run()
+        })
 }

@@ -433,19 +433,14 @@ impl Indexer {
             mut store,
             reload,
             reload_thread,
-            metrics,
             ..
         } = self;
         drop(reload);
         if reload_thread.join().is_err() {
             tracing::error!("the index reload thread panicked");
         }
-        match store.commit_deferred() {
-            Ok(Some(last)) => {
-                reload_now(last, 0, &metrics);
-            }
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, "final index commit failed"),
+        if let Err(e) = store.commit() {
+            tracing::error!(error = %e, "final index commit failed");
         }
     }
 

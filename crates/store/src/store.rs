@@ -215,7 +215,7 @@ impl PreparedDoc {
 /// ingest; this lets another thread do it while indexing goes on. Until it
 /// has run, queries see the index as it was before the commit.
 #[must_use = "what was committed is not visible until the reload runs"]
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PendingReload {
     parts: Vec<Arc<Partition>>,
     commits: u64,
@@ -228,9 +228,15 @@ impl PendingReload {
         }
     }
 
-    /// Nothing to reload.
-    pub fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         self.parts.is_empty()
+    }
+
+    /// Runs `pending`, if any, on this thread: whether there was a commit.
+    fn run_now(pending: Option<PendingReload>) -> Result<bool> {
+        let committed = pending.is_some();
+        pending.map_or(Ok(()), PendingReload::run)?;
+        Ok(committed)
     }
 
     /// The commits this reload makes visible: 1, or more once others were
@@ -571,13 +577,7 @@ impl Store {
     /// something to commit. Call it often (every batch, every tick); it is cheap
     /// when there is nothing to do. Returns whether it committed.
     pub fn maybe_commit(&mut self, now: TsMicros) -> Result<bool> {
-        Ok(match self.maybe_commit_deferred(now)? {
-            Some(reload) => {
-                reload.run()?;
-                true
-            }
-            None => false,
-        })
+        PendingReload::run_now(self.maybe_commit_deferred(now)?)
     }
 
     /// [`maybe_commit`](Self::maybe_commit), leaving the readers to the caller:
@@ -594,20 +594,17 @@ impl Store {
     /// Commits every writer with pending changes now and makes them visible to
     /// readers. Returns whether anything was committed.
     pub fn commit(&mut self) -> Result<bool> {
-        Ok(match self.commit_deferred()? {
-            Some(reload) => {
-                reload.run()?;
-                true
-            }
-            None => false,
-        })
+        PendingReload::run_now(self.commit_deferred()?)
     }
 
     /// [`commit`](Self::commit), leaving the readers to the caller (see
     /// [`PendingReload`]). `None` when nothing had changed.
     pub fn commit_deferred(&mut self) -> Result<Option<PendingReload>> {
         self.last_commit = self.now;
-        let mut reload = PendingReload::default();
+        let mut reload = PendingReload {
+            parts: Vec::new(),
+            commits: 1,
+        };
         for w in &mut self.writers {
             if !w.dirty {
                 continue;
@@ -622,7 +619,6 @@ impl Store {
             return Ok(None);
         }
         self.stats.commits += 1;
-        reload.commits = 1;
         Ok(Some(reload))
     }
 
